@@ -1,0 +1,1 @@
+"""pytyche: adaptive A/B/N experiments with heterogeneous treatment effects."""

@@ -1,0 +1,43 @@
+"""Typed errors and warnings raised by pytyche.
+
+Every message names the offending column, field or value and says how to fix it.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AlignmentViolation",
+    "PytycheError",
+    "PytycheWarning",
+    "SchemaViolation",
+    "StoreError",
+    "UncalibratedWarning",
+]
+
+
+class PytycheError(Exception):
+    """Base of every error pytyche raises on purpose (the CLI prints it without a traceback)."""
+
+
+class SchemaViolation(PytycheError, ValueError):
+    """Visitor data does not have the shape pytyche needs (columns, dtypes, values, arms)."""
+
+
+class AlignmentViolation(PytycheError, ValueError):
+    """Per-visitor arrays disagree on visitor count or order."""
+
+
+class StoreError(PytycheError, ValueError):
+    """An experiment store on disk is missing, corrupted, or belongs to another experiment."""
+
+
+class PytycheWarning(UserWarning):
+    """Base class of pytyche's warnings."""
+
+
+class UncalibratedWarning(PytycheWarning):
+    """Intervals come from a posterior with no coverage correction applied.
+
+    Pass a :class:`pytyche.Calibration` (for example ``Calibration.from_sweep(...)``) to correct
+    interval coverage, or ``Calibration.skip()`` to accept uncorrected intervals knowingly.
+    """
