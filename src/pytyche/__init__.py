@@ -1,1 +1,60 @@
-"""pytyche: adaptive A/B/N experiments with heterogeneous treatment effects."""
+"""pytyche: adaptive A/B/N experiments with heterogeneous treatment effects.
+
+Fit a Bayesian Causal Forest to visitor data, find the segments where treatments differ, split
+the next round's traffic by Thompson sampling, and decide SHIP / CONTINUE / STOP per treatment.
+
+The public names below are loaded on first use, so ``import pytyche`` stays fast and does not
+import JAX, bartz or matplotlib.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__version__ = "0.1.0"
+
+# Public name -> module that defines it. One table, so `dir(pytyche)` and the lazy loader agree.
+_EXPORTS: dict[str, str] = {
+    # contracts and errors
+    **{
+        name: "pytyche.contracts"
+        for name in (
+            "AlignedVisitorArray", "AllOf", "AnalysisResult", "AnyOf", "BetweenRule",
+            "CalibrationBundle", "CalibrationRecord", "CalibrationTruth", "ClaimLevel",
+            "ComparisonResult", "ComparisonRule", "Decision", "DecisionThresholds",
+            "DecompositionSamples", "DiscoveredSegment", "EqRule", "InRule", "MetricFamily",
+            "ObservedExperimentData", "PolicyTreeResult", "RecommendationSummary",
+            "VariantData", "VisitorSchema",
+        )
+    },
+    **{
+        name: "pytyche.errors"
+        for name in ("AlignmentViolation", "PytycheError", "SchemaViolation",
+                     "UncalibratedWarning")
+    },
+    "SetupReport": "pytyche._setup",
+    "check_setup": "pytyche._setup",
+}
+
+_SUBMODULES = frozenset(
+    {"analysis", "bcf", "calibrate", "contracts", "data", "errors", "experiment", "generators",
+     "viz"}
+)
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(_EXPORTS[name]), name)
+        globals()[name] = value  # later lookups skip this function
+        return value
+    if name in _SUBMODULES:
+        return importlib.import_module(f"pytyche.{name}")
+    msg = f"module 'pytyche' has no attribute {name!r}"
+    raise AttributeError(msg)
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_EXPORTS, *_SUBMODULES})

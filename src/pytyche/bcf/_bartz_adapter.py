@@ -1,0 +1,190 @@
+"""The one module that touches bartz internals.
+
+bartz's private step functions and state layout change between releases, so this module pins
+the exact version and exposes a small surface to the rest of `pytyche.bcf`:
+
+- `init_forest`: build a bartz `State` for one forest (public `bartz.mcmcstep.init`).
+- `full_step`: bartz's public `step` (trees, leaf variance, probit latent, error precision).
+- `tree_step`: the private `step_trees` only, used for the τ forests as `bartz.bcf` does.
+- `resid_data` / `with_resid_data`: residuals in data units (bartz stores them scaled).
+- `fit_at_training_rows`: a forest's sum at its own rows from the cached leaf indices.
+- `traverse`: leaf indices of a set of trees at binned points (public `bartz.grove`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+import bartz
+import jax.numpy as jnp
+import numpy as np
+from bartz.grove import traverse_forest
+from bartz.mcmcstep import DiagWishart, State, Wishart, init, make_p_nonterminal, step
+from bartz.mcmcstep._step import step_trees
+
+BARTZ_VERSION = "0.13.0"
+if bartz.__version__ != BARTZ_VERSION:  # pragma: no cover - guarded by the pin
+    msg = (
+        f"pytyche.bcf needs bartz=={BARTZ_VERSION} (it uses private step functions), "
+        f"found {bartz.__version__}; reinstall with pip install bartz=={BARTZ_VERSION}"
+    )
+    raise ImportError(msg)
+
+__all__ = [
+    "BARTZ_VERSION",
+    "State",
+    "fit_at_training_rows",
+    "full_step",
+    "init_forest",
+    "resid_data",
+    "traverse",
+    "tree_step",
+    "with_resid_data",
+    "with_error_precision",
+]
+
+
+def _copy(a: Any) -> Any:
+    """A fresh device copy: bartz's init donates its array arguments."""
+    return jnp.array(np.asarray(a))
+
+
+def init_forest(
+    *,
+    X: np.ndarray,
+    y: np.ndarray,
+    outcome_type: str | list[str],
+    offset: float | np.ndarray,
+    max_split: np.ndarray,
+    num_trees: int,
+    max_depth: int,
+    alpha: float,
+    beta: float,
+    leaf_var: np.ndarray,
+    missing: np.ndarray,
+    min_points_per_leaf: int,
+    error: str,
+    error_rate: float = 1.0,
+    error_df: float = 3.0,
+) -> State:
+    """Build the bartz state of one forest.
+
+    Parameters
+    ----------
+    X : (q, n) uint8 binned features.
+    y : (n,) or (k, n) float32 outcome (masked entries may hold anything finite).
+    outcome_type : 'continuous', 'binary' or one per component.
+    offset : scalar or (k,) constant added to the forest.
+    max_split : (q,) cut points per feature (0 blocks splits on that feature).
+    leaf_var : (k,) prior variance of one tree's leaf per component.
+    missing : (n,) or (k, n) mask of entries without likelihood (padding, non-converters).
+    error : 'sampled' (inverse-gamma prior, continuous k=1), 'fixed' (precision held at 1),
+        'diag' (hurdle: probit component fixed at 1, severity component sampled),
+        'diag_fixed' (k=2 τ forest: precision overwritten each step by the μ forest's).
+    """
+    k = np.asarray(leaf_var).size
+    lv = np.asarray(leaf_var, np.float32)
+    if k == 1:
+        leaf_prior = Wishart(nu=None, rate=None, value=jnp.float32(1.0 / lv[0]))
+    else:
+        leaf_prior = Wishart(nu=None, rate=None, value=jnp.diag(jnp.asarray(1.0 / lv)))
+    if error == "sampled":
+        error_cov_inv = Wishart(nu=error_df, rate=error_rate, value=1.0)
+    elif error == "fixed":
+        error_cov_inv = None if outcome_type == "binary" else Wishart(None, None, 1.0)
+    elif error == "diag":
+        error_cov_inv = DiagWishart.from_inv_wishart_marginal_nu(
+            error_df, jnp.diag(jnp.array([0.0, error_rate])), jnp.eye(2)
+        )
+    elif error == "diag_fixed":
+        error_cov_inv = DiagWishart.from_inv_wishart_marginal_nu(
+            error_df, jnp.eye(k), jnp.eye(k)
+        )
+    else:  # pragma: no cover
+        raise ValueError(error)
+    return init(
+        X=_copy(X),
+        y=_copy(np.asarray(y, np.float32)),
+        outcome_type=outcome_type,
+        offset=_copy(np.asarray(offset, np.float32)),
+        max_split=_copy(np.asarray(max_split, np.uint8)),
+        num_trees=num_trees,
+        p_nonterminal=make_p_nonterminal(max_depth, alpha, beta),
+        leaf_prior_cov_inv=leaf_prior,
+        error_cov_inv=error_cov_inv,
+        missing=_copy(missing),
+        min_points_per_leaf=min_points_per_leaf,
+    )
+
+
+def full_step(key: Any, state: State) -> State:
+    """bartz's public MCMC step for one forest (call inside a jit)."""
+    return step(key, state)
+
+
+def tree_step(key: Any, state: State) -> State:
+    """Grow/prune moves and leaf draws only (bartz private `step_trees`)."""
+    return step_trees(key, state)
+
+
+def _unit(state: State) -> Any:
+    u = state.resid_unit
+    return u if u.ndim == 0 else u[:, None]
+
+
+def resid_data(state: State) -> Any:
+    """Residuals in data units, (n,) or (k, n)."""
+    return state.resid.astype(jnp.float32) * _unit(state)
+
+
+def with_resid_data(state: State, r: Any) -> State:
+    """Return `state` with residuals set from data units."""
+    return replace(state, resid=(r / _unit(state)).astype(state.resid.dtype))
+
+
+def with_error_precision(state: State, value: Any) -> State:
+    """Return `state` with its error precision value replaced (τ forests borrow μ's)."""
+    return replace(state, error_cov_inv=replace(state.error_cov_inv, value=value))
+
+
+def error_precision(state: State) -> Any:
+    """The current error precision value (scalar or (k, k))."""
+    return state.error_cov_inv.value
+
+
+def leaf_values(state: State) -> Any:
+    """Leaf heaps in data units: (T, 2^d) or (T, k, 2^d) float32."""
+    f = state.forest
+    unit = f.leaf_unit
+    lt = f.leaf_tree.astype(jnp.float32)
+    return lt * (unit if unit.ndim == 0 else unit[:, None])
+
+
+def offset(state: State) -> Any:
+    """The forest's constant offset, scalar or (k,)."""
+    return state.forest.offset
+
+
+def tree_heaps(state: State) -> tuple[Any, Any]:
+    """(var_tree, split_tree), each (T, 2^(d-1))."""
+    return state.forest.var_tree, state.forest.split_tree
+
+
+def fit_at_training_rows(state: State) -> Any:
+    """Sum of the trees at the state's own rows, (n,) or (k, n), without the offset.
+
+    Uses the cached leaf indices; bartz mirrors a pruned node's value onto its dangling
+    children, so pending prunes do not matter.
+    """
+    leaves = leaf_values(state)
+    idx = state.forest.leaf_indices.astype(jnp.int32)
+    if leaves.ndim == 2:
+        return jnp.take_along_axis(leaves, idx, axis=1).sum(axis=0)
+    g = jnp.take_along_axis(leaves[:, :, None, :], idx[:, None, :, None], axis=3)[..., 0]
+    return g.sum(axis=0)
+
+
+def traverse(X: Any, var_tree: Any, split_tree: Any) -> Any:
+    """Leaf index of every point in every tree: (..., T, n) from X (q, n) uint8."""
+    return traverse_forest(X, var_tree, split_tree)

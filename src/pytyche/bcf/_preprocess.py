@@ -1,0 +1,242 @@
+"""Input checks, feature binning, size buckets and per-arm row layout (NumPy only).
+
+Everything here runs before any JAX compilation, so bad input fails fast and cheaply.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from pytyche.bcf.config import GPUBCFConfig
+from pytyche.errors import SchemaViolation
+
+__all__ = [
+    "Binning",
+    "Prepared",
+    "bucket_size",
+    "min_visitors_per_arm",
+    "prepare",
+    "validate_inputs",
+]
+
+MAX_ARMS = 10
+
+
+def bucket_size(n: int) -> int:
+    """Round `n` up to a size bucket so that nearby sizes share one compiled program.
+
+    Buckets are ``c · 2^e`` with ``c`` in 8..15 (eight steps per doubling, at most 12.5%
+    padding), and at least 64.
+
+    Examples
+    --------
+    >>> [bucket_size(n) for n in (1, 64, 65, 1000, 50_000)]
+    [64, 64, 72, 1024, 53248]
+    """
+    n = max(int(n), 64)
+    e = max(n.bit_length() - 4, 0)
+    c = -(-n // (1 << e))
+    return c << e
+
+
+def min_visitors_per_arm(config: GPUBCFConfig) -> int:
+    """Fewest visitors an arm needs: two minimum-size leaves, and never fewer than 10."""
+    return max(10, 2 * config.min_samples_leaf)
+
+
+@dataclass(frozen=True, slots=True)
+class Binning:
+    """Quantile cut points per feature, applied identically to training and new data."""
+
+    cutpoints: np.ndarray
+    """(q, m) float32, each row increasing then padded with +inf."""
+    max_split: np.ndarray
+    """(q,) number of real cut points per feature (0 for a constant feature)."""
+
+    @classmethod
+    def fit(cls, X: np.ndarray, num_cutpoints: int) -> Binning:
+        """Place at most `num_cutpoints` cut points per column at midpoints of unique values."""
+        q = X.shape[1]
+        cuts = np.full((q, num_cutpoints), np.inf, np.float32)
+        max_split = np.zeros(q, np.int32)
+        for j in range(q):  # loop over features, not visitors
+            u = np.unique(X[:, j])
+            mids = (u[:-1] + u[1:]) / 2.0
+            if mids.size > num_cutpoints:
+                pos = np.linspace(0, mids.size - 1, num_cutpoints).round().astype(np.int64)
+                mids = np.unique(mids[pos])
+            cuts[j, : mids.size] = mids
+            max_split[j] = mids.size
+        return cls(cutpoints=cuts, max_split=max_split)
+
+    def transform(self, X: np.ndarray) -> np.ndarray:
+        """Bin `X` (n, q) to uint8 (q, n): the number of cut points strictly below each value."""
+        out = np.empty((X.shape[1], X.shape[0]), np.uint8)
+        for j in range(X.shape[1]):
+            out[j] = np.searchsorted(self.cutpoints[j], X[:, j], side="left")
+        return out
+
+
+def _fail(msg: str) -> None:
+    raise SchemaViolation(msg)
+
+
+def validate_inputs(
+    X: object,
+    z: object,
+    y: object,
+    propensity: object,
+    config: GPUBCFConfig,
+    *,
+    family: str,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
+    """Check and convert the array inputs of a fit; raise `SchemaViolation` on bad input.
+
+    Returns
+    -------
+    X, z, y, propensity : arrays as float32 (n, p), int32 (n,), float32 (n,), float32 (n, K)
+    """
+    if not isinstance(config, GPUBCFConfig):
+        _fail(f"config must be a GPUBCFConfig, got {type(config).__name__}")
+    for name, arr in (("X", X), ("z", z), ("y", y)):
+        if not isinstance(arr, np.ndarray):
+            _fail(f"{name} must be a numpy array, got {type(arr).__name__}; use np.asarray")
+    assert isinstance(X, np.ndarray) and isinstance(z, np.ndarray) and isinstance(y, np.ndarray)
+    if X.ndim != 2 or X.shape[1] < 1:
+        _fail(f"X must be 2-D (visitors, features), got shape {X.shape}")
+    if not (np.issubdtype(X.dtype, np.floating) or np.issubdtype(X.dtype, np.integer)):
+        _fail(f"X must hold numbers (already encoded), got dtype {X.dtype}")
+    n = X.shape[0]
+    if z.shape != (n,) or y.shape != (n,):
+        _fail(f"z and y must have shape ({n},) like X's rows, got {z.shape} and {y.shape}")
+    if not np.issubdtype(z.dtype, np.integer):
+        _fail(f"z must hold integer arm indices 0..K-1 (0 = control), got dtype {z.dtype}")
+    if not np.issubdtype(y.dtype, np.floating) and not np.issubdtype(y.dtype, np.integer):
+        _fail(f"y must be numeric, got dtype {y.dtype}")
+    Xf = np.asarray(X, np.float32)
+    bad = ~np.isfinite(Xf)
+    if bad.any():
+        i, j = np.argwhere(bad)[0]
+        _fail(
+            f"X has {int(bad.sum())} non-finite values (first at row {i}, column {j}: "
+            f"{X[i, j]}); impute or drop them before fitting"
+        )
+    yf = np.asarray(y, np.float32)
+    if not np.isfinite(yf).all():
+        i = int(np.argmax(~np.isfinite(yf)))
+        _fail(f"y has non-finite values (first at row {i}: {y[i]}); drop those visitors")
+    zi = np.asarray(z, np.int32)
+    if zi.min() < 0:
+        _fail(f"z has negative arm index {int(zi.min())}; arms are 0..K-1 with 0 = control")
+    K = int(zi.max()) + 1
+    if K < 2 or K > MAX_ARMS:
+        _fail(f"z must name 2 to {MAX_ARMS} arms (0..K-1), found K={K}")
+    counts = np.bincount(zi, minlength=K)
+    need = min_visitors_per_arm(config)
+    if counts.min() < need:
+        j = int(np.argmin(counts))
+        _fail(
+            f"arm {j} has {int(counts[j])} visitors; each arm needs at least {need} "
+            f"(2 × min_samples_leaf={config.min_samples_leaf}, at least 10)"
+        )
+    if family == "binary" and not np.isin(yf, (0.0, 1.0)).all():
+        _fail("y must be 0/1 for a binary fit")
+    if family == "hurdle":
+        if (yf < 0).any():
+            _fail(f"y must be >= 0 for a hurdle fit, found {float(yf.min())}")
+        conv = np.bincount(zi[yf > 0], minlength=K)
+        if conv.min() < 2:
+            j = int(np.argmin(conv))
+            _fail(
+                f"arm {j} has {int(conv[j])} converters (y > 0); a hurdle fit needs at "
+                "least 2 per arm to estimate severity"
+            )
+    if family in ("binary", "hurdle"):
+        rate = (yf > 0).mean()
+        if rate in (0.0, 1.0):
+            _fail(f"y has conversion rate {rate}; a probit model needs both outcomes")
+    pr = None
+    if propensity is not None:
+        if not isinstance(propensity, np.ndarray):
+            _fail(f"propensity must be a numpy array or None, got {type(propensity).__name__}")
+        assert isinstance(propensity, np.ndarray)
+        if propensity.shape != (n, K):
+            _fail(f"propensity must have shape (n, K) = ({n}, {K}), got {propensity.shape}")
+        pr = np.asarray(propensity, np.float32)
+        if not np.isfinite(pr).all() or (pr < 0).any() or (pr > 1).any():
+            _fail("propensity must hold probabilities in [0, 1]")
+        if np.abs(pr.sum(axis=1) - 1).max() > 1e-3:
+            _fail("propensity rows must sum to 1 (one column per arm)")
+    return Xf, zi, yf, pr
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """Binned, padded arrays and the per-arm row layout shared by every family."""
+
+    n: int
+    n_pad: int
+    n_arm_pad: int
+    K: int
+    p: int
+    binning: Binning
+    """Cut points for the feature columns followed by the K−1 propensity columns."""
+    X_mu: np.ndarray
+    """(p + K − 1, n_pad) uint8: features and propensity columns, padding rows at bin 0."""
+    arm_index: np.ndarray
+    """(K − 1, n_arm_pad) int32: rows of arm j+1, padded with n_pad (out of range)."""
+    valid: np.ndarray
+    """(n_pad,) bool: True for real visitors."""
+    arm_shares: np.ndarray
+    """(K,) empirical arm shares, the propensity used when none is given."""
+
+
+def prepare(
+    X: np.ndarray, z: np.ndarray, propensity: np.ndarray | None, config: GPUBCFConfig, K: int
+) -> Prepared:
+    """Bin features and propensity, pad to a size bucket and lay out rows per arm.
+
+    When `propensity` is None the empirical arm shares are used for every visitor (right for a
+    completely randomized experiment; then the propensity columns are constant and μ never
+    splits on them).
+    """
+    n, p = X.shape
+    shares = np.bincount(z, minlength=K).astype(np.float64) / n
+    if propensity is None:
+        propensity = np.broadcast_to(shares.astype(np.float32), (n, K))
+    Xp = np.concatenate([X, propensity[:, 1:]], axis=1)
+    binning = Binning.fit(Xp, config.num_cutpoints)
+    n_pad = bucket_size(n)
+    X_mu = np.zeros((p + K - 1, n_pad), np.uint8)
+    X_mu[:, :n] = binning.transform(Xp)
+    counts = np.bincount(z, minlength=K)
+    n_arm_pad = bucket_size(int(counts[1:].max()))
+    arm_index = np.full((K - 1, n_arm_pad), n_pad, np.int32)
+    for j in range(1, K):  # loop over arms
+        rows = np.flatnonzero(z == j)
+        arm_index[j - 1, : rows.size] = rows
+    valid = np.zeros(n_pad, bool)
+    valid[:n] = True
+    return Prepared(
+        n=n,
+        n_pad=n_pad,
+        n_arm_pad=n_arm_pad,
+        K=K,
+        p=p,
+        binning=binning,
+        X_mu=X_mu,
+        arm_index=arm_index,
+        valid=valid,
+        arm_shares=shares,
+    )
+
+
+def standardize(v: np.ndarray) -> tuple[np.ndarray, float, float]:
+    """Centre and scale to unit variance; return (scaled, mean, sd) with sd > 0."""
+    mean = float(v.mean())
+    sd = float(v.std())
+    if not sd > 0:
+        sd = 1.0
+    return ((v - mean) / sd).astype(np.float32), mean, sd
