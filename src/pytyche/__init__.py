@@ -33,6 +33,11 @@ _EXPORTS: dict[str, str] = {
         for name in ("AlignmentViolation", "PytycheError", "SchemaViolation",
                      "UncalibratedWarning")
     },
+    **{
+        name: "pytyche.data"
+        for name in ("encode_new_visitors", "from_dataframe", "read_csv", "read_parquet",
+                     "read_sql")
+    },
     "SetupReport": "pytyche._setup",
     "check_setup": "pytyche._setup",
 }

@@ -304,7 +304,7 @@ class VisitorSchema:
         kind = self.kinds[name]
         if kind == "categorical":
             levels = list(self.categories[name])
-            codes = pd.Categorical(column, categories=levels).codes
+            codes = pd.Index(levels).get_indexer(column)
             bad = (codes < 0) & column.notna().to_numpy()
             if bad.any():
                 first = column[bad].iloc[0]
@@ -822,7 +822,7 @@ class EqRule(_RuleOps):
         return (_column(frame, self.feature) == self.value).to_numpy(dtype=bool)
 
     def to_query(self) -> str:
-        return f"{_query_ident(self.feature)} == {self.value!r}"
+        return f"{_query_ident(self.feature)} == {_json_scalar(self.value)!r}"
 
     def to_sql(self) -> str:
         return f"{_sql_ident(self.feature)} = {_sql_literal(self.value)}"
@@ -847,7 +847,7 @@ class InRule(_RuleOps):
         return _column(frame, self.feature).isin(list(self.values)).to_numpy(dtype=bool)
 
     def to_query(self) -> str:
-        return f"{_query_ident(self.feature)} in {list(self.values)!r}"
+        return f"{_query_ident(self.feature)} in {[_json_scalar(v) for v in self.values]!r}"
 
     def to_sql(self) -> str:
         items = ", ".join(_sql_literal(v) for v in self.values)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from pytyche.contracts import MetricFamily, metric_family_of
+from pytyche.data._values import shown
 from pytyche.errors import SchemaViolation
 
 __all__ = ["HURDLE_ZERO_SHARE", "check_metric", "infer_metric"]
@@ -66,7 +67,8 @@ def check_metric(values: np.ndarray, metric: str, *, name: str = "outcome") -> s
             row = int(np.flatnonzero(bad)[0])
             msg = (
                 f"outcome {name!r} cannot be metric={metric!r}: {int(bad.sum())} value(s) are "
-                f"not 0 or 1 (first at row {row}: {y[row]!r}, range {y.min():g}..{y.max():g}); "
+                f"not 0 or 1 (first at row {row}: {shown(y[row])}, range "
+                f"{y.min():g}..{y.max():g}); "
                 "pass metric='continuous' or 'revenue_per_visitor', or recode it as 0/1"
             )
             raise SchemaViolation(msg)
@@ -76,7 +78,7 @@ def check_metric(values: np.ndarray, metric: str, *, name: str = "outcome") -> s
             row = int(np.flatnonzero(bad)[0])
             msg = (
                 f"outcome {name!r} cannot be metric={metric!r}: {int(bad.sum())} negative "
-                f"value(s) (first at row {row}: {y[row]!r}); revenue is never negative, so "
+                f"value(s) (first at row {row}: {shown(y[row])}); revenue is never negative, so "
                 "remove refunds/adjustments or pass metric='continuous'"
             )
             raise SchemaViolation(msg)

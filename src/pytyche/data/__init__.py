@@ -1,0 +1,25 @@
+"""Real data in: load visitor-level experiment data from a DataFrame, CSV, Parquet or SQL.
+
+Every loader returns an :class:`~pytyche.contracts.ObservedExperimentData` (one variant per
+treatment, control first) with the inferred :class:`~pytyche.contracts.VisitorSchema`
+attached, or raises :class:`~pytyche.errors.SchemaViolation` naming the column, the value and
+the fix. :func:`encode_new_visitors` encodes later visitors with that same schema.
+
+DuckDB is imported only inside :func:`read_sql`.
+"""
+
+from __future__ import annotations
+
+from pytyche.data._encode import encode_new_visitors
+from pytyche.data._frame import from_dataframe
+from pytyche.data._metric import infer_metric
+from pytyche.data._readers import read_csv, read_parquet, read_sql
+
+__all__ = [
+    "encode_new_visitors",
+    "from_dataframe",
+    "infer_metric",
+    "read_csv",
+    "read_parquet",
+    "read_sql",
+]
