@@ -1,0 +1,65 @@
+"""Analysis: turn a BCF posterior into what a user acts on.
+
+Per-visitor effects with credible intervals, policy-tree segments with bootstrap stability,
+Thompson allocations per segment, SHIP / CONTINUE / STOP decisions per treatment (overall and
+per segment), operator-declared segments, policy export (assignment, JSON, SQL) and, in sim
+mode, the comparison with the planted truth.
+
+Every function reads a posterior only through its array interface (``observed``,
+``treatments``, ``metric_family``, ``level_samples()``, ``has_decomposition()``,
+``p_samples``, ``sev_samples``, ``calibration``), so any object providing it can be analysed.
+"""
+
+from pytyche.analysis._analyze import (
+    MIN_CONVERTERS_PER_ARM,
+    MIN_VISITORS_PER_ARM,
+    analyze,
+    claim_level,
+    has_credible_segments,
+)
+from pytyche.analysis._compare import (
+    compare_variants,
+    comparisons_frame,
+    decompose_effects,
+    recommendation_summary,
+)
+from pytyche.analysis._export import (
+    ExportedPolicy,
+    assign,
+    policy_from_json,
+    policy_to_json,
+    policy_to_sql,
+)
+from pytyche.analysis._intervals import credible_interval
+from pytyche.analysis._policy_tree import JACCARD_MATCH, fit_policy_tree, leaf_rules
+from pytyche.analysis._segments import SegmentEffects, segment_effects
+from pytyche.analysis._thompson import DEFAULT_EPSILON, prob_best, thompson_allocation
+from pytyche.analysis._truth import TruthComparison, evaluate_against_truth
+
+__all__ = [
+    "DEFAULT_EPSILON",
+    "JACCARD_MATCH",
+    "MIN_CONVERTERS_PER_ARM",
+    "MIN_VISITORS_PER_ARM",
+    "ExportedPolicy",
+    "SegmentEffects",
+    "TruthComparison",
+    "analyze",
+    "assign",
+    "claim_level",
+    "compare_variants",
+    "comparisons_frame",
+    "credible_interval",
+    "decompose_effects",
+    "evaluate_against_truth",
+    "fit_policy_tree",
+    "has_credible_segments",
+    "leaf_rules",
+    "policy_from_json",
+    "policy_to_json",
+    "policy_to_sql",
+    "prob_best",
+    "recommendation_summary",
+    "segment_effects",
+    "thompson_allocation",
+]
