@@ -1,0 +1,434 @@
+"""Policies: how a cell routes each of its visitors to a treatment.
+
+A policy answers one question: for each visitor, with which probability does it receive each
+treatment? Everything else (drawing the treatment, recording propensities, exporting rules)
+is built on that answer, so an operator's own policy only has to implement
+:meth:`Policy.probabilities` and :meth:`Policy.describe`.
+
+Shipped policies
+----------------
+:class:`BaselinePolicy`
+    Always the control treatment.
+:class:`UniformPolicy`
+    Uniform over a subset of treatments (the Explore cell's policy).
+:class:`ThompsonPolicy`
+    One fixed allocation for every visitor, ε-clipped so no listed treatment starves.
+:class:`TreePolicy`
+    A policy tree routes each visitor to a segment (leaf); the leaf's Thompson allocation
+    gives the probabilities.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+import pandas as pd
+
+from pytyche.contracts import (
+    PolicyTreeResult,
+    SegmentRule,
+    VisitorSchema,
+    rule_from_dict,
+    rule_to_dict,
+)
+
+__all__ = [
+    "DEFAULT_EPSILON",
+    "BaselinePolicy",
+    "Policy",
+    "ThompsonPolicy",
+    "TreePolicy",
+    "TreeRouting",
+    "UniformPolicy",
+    "draw_treatments",
+    "epsilon_clip",
+    "policy_from_dict",
+    "policy_to_dict",
+]
+
+#: The ε of the ε-clip: every listed treatment keeps at least ε/K of a segment's share.
+DEFAULT_EPSILON = 0.02
+
+
+@runtime_checkable
+class Policy(Protocol):
+    """What a cell needs from its routing rule.
+
+    Implement both methods to inject a hypothesis policy into a round's cells.
+    """
+
+    def probabilities(self, visitors: pd.DataFrame, treatments: Sequence[str]) -> np.ndarray:
+        """Assignment probabilities, shape (n visitors, len(treatments)); rows sum to 1."""
+        ...
+
+    def describe(self) -> str:
+        """One line saying what the policy does."""
+        ...
+
+
+def draw_treatments(probabilities: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Draw one treatment index per row of a probability matrix.
+
+    Parameters
+    ----------
+    probabilities : numpy.ndarray
+        Shape (n, K); each row sums to 1.
+    rng : numpy.random.Generator
+        Source of the uniform draws (exactly n are consumed).
+
+    Returns
+    -------
+    numpy.ndarray
+        Treatment index per visitor, int64, shape (n,).
+    """
+    probs = np.asarray(probabilities, dtype=np.float64)
+    u = rng.random(probs.shape[0])
+    cum = np.cumsum(probs, axis=1)
+    cum[:, -1] = 1.0 + 1e-12  # guard against round-off in the last column
+    return (u[:, None] >= cum).sum(axis=1).astype(np.int64)
+
+
+def epsilon_clip(
+    allocation: Mapping[str, float], epsilon: float = DEFAULT_EPSILON
+) -> dict[str, float]:
+    """Mix an allocation with the uniform one so every listed treatment keeps ≥ ε/K.
+
+    Parameters
+    ----------
+    allocation : mapping of str to float
+        Non-negative shares over K treatments summing to 1.
+    epsilon : float, default=0.02
+        Share mixed in uniformly, in [0, 1).
+
+    Returns
+    -------
+    dict of str to float
+        ``ε/K + (1 − ε)·share`` per treatment; sums to 1.
+    """
+    if not 0.0 <= epsilon < 1.0:
+        msg = f"epsilon={epsilon!r} not in [0, 1); the default is {DEFAULT_EPSILON}"
+        raise ValueError(msg)
+    shares = _normalised(allocation, "allocation")
+    k = len(shares)
+    return {name: epsilon / k + (1.0 - epsilon) * share for name, share in shares.items()}
+
+
+def _normalised(allocation: Mapping[str, float], owner: str) -> dict[str, float]:
+    if not allocation:
+        msg = f"{owner} is empty; give at least one treatment a positive share"
+        raise ValueError(msg)
+    values = {str(k): float(v) for k, v in allocation.items()}
+    bad = {k: v for k, v in values.items() if not (math.isfinite(v) and v >= 0)}
+    total = math.fsum(values.values())
+    if bad or total <= 0:
+        msg = f"{owner} {values} must hold non-negative finite shares with a positive sum"
+        raise ValueError(msg)
+    if abs(total - 1.0) <= 1e-12:  # already normalised: keep the values bit for bit
+        return values
+    return {k: v / total for k, v in values.items()}
+
+
+def _columns(treatments: Sequence[str], names: Sequence[str], owner: str) -> np.ndarray:
+    index = {t: i for i, t in enumerate(treatments)}
+    unknown = [n for n in names if n not in index]
+    if unknown:
+        msg = f"{owner} refers to treatment(s) {unknown} outside {list(treatments)}"
+        raise ValueError(msg)
+    return np.array([index[n] for n in names], dtype=np.int64)
+
+
+def _fixed_rows(n: int, treatments: Sequence[str], shares: Mapping[str, float],
+                owner: str) -> np.ndarray:
+    out = np.zeros((n, len(treatments)), dtype=np.float64)
+    cols = _columns(treatments, list(shares), owner)
+    out[:, cols] = np.array(list(shares.values()), dtype=np.float64)
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class BaselinePolicy:
+    """Every visitor receives the control treatment.
+
+    Parameters
+    ----------
+    control : str or None, default=None
+        The control's name; ``None`` means the first of the treatments passed in.
+    """
+
+    control: str | None = None
+
+    def probabilities(self, visitors: pd.DataFrame, treatments: Sequence[str]) -> np.ndarray:
+        name = self.control if self.control is not None else treatments[0]
+        return _fixed_rows(len(visitors), treatments, {name: 1.0}, "BaselinePolicy")
+
+    def describe(self) -> str:
+        return f"baseline: everyone gets {self.control or 'the control'}"
+
+
+@dataclass(frozen=True, slots=True)
+class UniformPolicy:
+    """Uniform random assignment over a set of treatments.
+
+    Parameters
+    ----------
+    over : sequence of str or None, default=None
+        The treatments to spread over; ``None`` means every treatment passed in.
+    """
+
+    over: tuple[str, ...] | None = None
+
+    def __post_init__(self) -> None:
+        if self.over is not None:
+            over = tuple(self.over)
+            if not over or len(set(over)) != len(over):
+                msg = f"UniformPolicy: over={self.over!r} must list distinct treatment names"
+                raise ValueError(msg)
+            object.__setattr__(self, "over", over)
+
+    def probabilities(self, visitors: pd.DataFrame, treatments: Sequence[str]) -> np.ndarray:
+        names = list(self.over) if self.over is not None else list(treatments)
+        shares = dict.fromkeys(names, 1.0 / len(names))
+        return _fixed_rows(len(visitors), treatments, shares, "UniformPolicy")
+
+    def describe(self) -> str:
+        names = ", ".join(self.over) if self.over is not None else "all treatments"
+        return f"uniform over {names}"
+
+
+@dataclass(frozen=True, slots=True)
+class ThompsonPolicy:
+    """One Thompson allocation for every visitor, ε-clipped.
+
+    Parameters
+    ----------
+    allocation : mapping of str to float
+        Share per treatment (typically P(best) under the posterior); normalised to sum to 1.
+    epsilon : float, default=0.02
+        ε of the ε-clip (see :func:`epsilon_clip`).
+    """
+
+    allocation: Mapping[str, float]
+    epsilon: float = DEFAULT_EPSILON
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "allocation", epsilon_clip(self.allocation, self.epsilon))
+
+    def probabilities(self, visitors: pd.DataFrame, treatments: Sequence[str]) -> np.ndarray:
+        return _fixed_rows(len(visitors), treatments, self.allocation, "ThompsonPolicy")
+
+    def describe(self) -> str:
+        shares = ", ".join(f"{k} {v:.0%}" for k, v in self.allocation.items())
+        return f"Thompson allocation ({shares})"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TreeRouting:
+    """The arrays a binary decision tree needs to route visitors (sklearn's layout).
+
+    Attributes
+    ----------
+    feature : numpy.ndarray
+        Split feature per node (negative at leaves), int64, shape (nodes,).
+    threshold : numpy.ndarray
+        Split threshold per node: go left when ``x[feature] <= threshold``; float64.
+    children_left, children_right : numpy.ndarray
+        Child node ids (-1 at leaves), int64.
+    """
+
+    feature: np.ndarray
+    threshold: np.ndarray
+    children_left: np.ndarray
+    children_right: np.ndarray
+
+    @classmethod
+    def from_sklearn(cls, tree: Any) -> TreeRouting:
+        """Copy the routing arrays out of a fitted ``DecisionTreeClassifier``/``Regressor``."""
+        t = tree.tree_
+        return cls(
+            feature=np.asarray(t.feature, dtype=np.int64).copy(),
+            threshold=np.asarray(t.threshold, dtype=np.float64).copy(),
+            children_left=np.asarray(t.children_left, dtype=np.int64).copy(),
+            children_right=np.asarray(t.children_right, dtype=np.int64).copy(),
+        )
+
+    def apply(self, x: np.ndarray) -> np.ndarray:
+        """Leaf id per row of an encoded feature matrix (same answer as sklearn's ``apply``)."""
+        x32 = np.asarray(x, dtype=np.float32)  # sklearn compares float32 features
+        node = np.zeros(x32.shape[0], dtype=np.int64)
+        rows = np.arange(x32.shape[0])
+        for _ in range(len(self.feature)):
+            internal = self.children_left[node] >= 0
+            if not internal.any():
+                break
+            f = np.where(internal, self.feature[node], 0)
+            left = x32[rows, f].astype(np.float64) <= self.threshold[node]
+            nxt = np.where(left, self.children_left[node], self.children_right[node])
+            node = np.where(internal, nxt, node)
+        return node
+
+    def to_dict(self) -> dict[str, list[Any]]:
+        return {
+            "feature": self.feature.tolist(),
+            "threshold": [float(v) for v in self.threshold],
+            "children_left": self.children_left.tolist(),
+            "children_right": self.children_right.tolist(),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> TreeRouting:
+        return cls(
+            feature=np.asarray(data["feature"], dtype=np.int64),
+            threshold=np.asarray(data["threshold"], dtype=np.float64),
+            children_left=np.asarray(data["children_left"], dtype=np.int64),
+            children_right=np.asarray(data["children_right"], dtype=np.int64),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class TreePolicy:
+    """Route each visitor through a policy tree, then draw from its leaf's allocation.
+
+    Parameters
+    ----------
+    tree : PolicyTreeResult or sklearn tree or TreeRouting
+        The policy tree. A :class:`~pytyche.contracts.PolicyTreeResult` brings its feature
+        schema and its segments' rules; a bare sklearn tree or :class:`TreeRouting` needs
+        ``schema=``.
+    allocation_map : mapping of int to mapping of str to float
+        Per leaf id, the share of each treatment (each sums to 1).
+    schema : VisitorSchema or None, default=None
+        How to encode visitors' features for the tree; taken from ``tree.observed`` when the
+        tree is a ``PolicyTreeResult``.
+    rules : mapping of int to SegmentRule or None, default=None
+        Human-readable rule per leaf (for exporting the policy as rules); taken from the
+        segments when the tree is a ``PolicyTreeResult``.
+
+    Notes
+    -----
+    The routing arrays are copied out of the tree at construction, so the policy does not
+    depend on sklearn at assignment time and persists as JSON.
+    """
+
+    tree: Any
+    allocation_map: Mapping[int, Mapping[str, float]]
+    schema: VisitorSchema | None = None
+    rules: Mapping[int, SegmentRule] | None = None
+    routing: TreeRouting = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        tree = self.tree
+        schema, rules = self.schema, self.rules
+        if isinstance(tree, PolicyTreeResult):
+            schema = schema or tree.observed.feature_schema
+            rules = rules if rules is not None else {s.id: s.rule for s in tree.segments}
+            routing = TreeRouting.from_sklearn(tree.tree)
+        elif isinstance(tree, TreeRouting):
+            routing = tree
+        elif hasattr(tree, "tree_"):
+            routing = TreeRouting.from_sklearn(tree)
+        else:
+            msg = (
+                f"TreePolicy: tree of type {type(tree).__name__} is not a PolicyTreeResult, a "
+                "fitted sklearn tree or a TreeRouting"
+            )
+            raise TypeError(msg)
+        if schema is None:
+            msg = "TreePolicy: pass schema= (the VisitorSchema the tree's features were encoded by)"
+            raise ValueError(msg)
+        allocation = {int(k): _normalised(v, f"allocation of leaf {k}")
+                      for k, v in self.allocation_map.items()}
+        leaves = {int(i) for i in np.flatnonzero(routing.children_left < 0)}
+        missing = sorted(leaves - set(allocation))
+        if missing:
+            msg = f"TreePolicy: allocation_map lacks leaves {missing} (it has {sorted(allocation)})"
+            raise ValueError(msg)
+        object.__setattr__(self, "schema", schema)
+        object.__setattr__(self, "rules", dict(rules) if rules is not None else None)
+        object.__setattr__(self, "allocation_map", allocation)
+        object.__setattr__(self, "routing", routing)
+
+    def leaves(self, visitors: pd.DataFrame) -> np.ndarray:
+        """Leaf (segment) id of each visitor, int64, shape (n,)."""
+        assert self.schema is not None
+        return self.routing.apply(self.schema.encode(visitors))
+
+    def probabilities(self, visitors: pd.DataFrame, treatments: Sequence[str]) -> np.ndarray:
+        leaf = self.leaves(visitors)
+        out = np.zeros((len(visitors), len(treatments)), dtype=np.float64)
+        for node in np.unique(leaf):
+            shares = self.allocation_map[int(node)]
+            rows = leaf == node
+            out[rows] = _fixed_rows(1, treatments, shares, f"TreePolicy leaf {int(node)}")[0]
+        return out
+
+    def describe(self) -> str:
+        return f"policy tree with {len(self.allocation_map)} segment(s), Thompson shares per leaf"
+
+
+# --------------------------------------------------------------------------------------------
+# JSON form of the shipped policies (what the experiment store writes)
+# --------------------------------------------------------------------------------------------
+
+
+def policy_to_dict(policy: Any) -> dict[str, Any]:
+    """JSON-ready form of a shipped policy, or of any object with a ``to_dict()`` method.
+
+    Raises
+    ------
+    TypeError
+        The policy is neither shipped nor serialisable.
+    """
+    if isinstance(policy, BaselinePolicy):
+        return {"type": "baseline", "control": policy.control}
+    if isinstance(policy, UniformPolicy):
+        return {"type": "uniform", "over": list(policy.over) if policy.over else None}
+    if isinstance(policy, ThompsonPolicy):
+        return {"type": "thompson", "allocation": dict(policy.allocation), "epsilon": 0.0}
+    if isinstance(policy, TreePolicy):
+        assert policy.schema is not None
+        return {
+            "type": "tree",
+            "routing": policy.routing.to_dict(),
+            "allocation_map": {str(k): dict(v) for k, v in policy.allocation_map.items()},
+            "schema": policy.schema.to_dict(),
+            "rules": ({str(k): rule_to_dict(r) for k, r in policy.rules.items()}
+                      if policy.rules is not None else None),
+        }
+    to_dict = getattr(policy, "to_dict", None)
+    if callable(to_dict):
+        return {"type": "custom", "class": type(policy).__qualname__, "data": to_dict()}
+    msg = (
+        f"policy of type {type(policy).__name__} cannot be written to JSON; give it a "
+        "to_dict() method or use a shipped policy"
+    )
+    raise TypeError(msg)
+
+
+def policy_from_dict(data: Mapping[str, Any]) -> Any:
+    """Rebuild a shipped policy from :func:`policy_to_dict` output."""
+    kind = data.get("type")
+    if kind == "baseline":
+        return BaselinePolicy(data.get("control"))
+    if kind == "uniform":
+        over = data.get("over")
+        return UniformPolicy(tuple(over) if over is not None else None)
+    if kind == "thompson":
+        return ThompsonPolicy(dict(data["allocation"]), epsilon=float(data.get("epsilon", 0.0)))
+    if kind == "tree":
+        rules = data.get("rules")
+        return TreePolicy(
+            TreeRouting.from_dict(data["routing"]),
+            {int(k): dict(v) for k, v in data["allocation_map"].items()},
+            schema=VisitorSchema.from_dict(data["schema"]),
+            rules={int(k): rule_from_dict(r) for k, r in rules.items()} if rules else None,
+        )
+    msg = (
+        f"cannot rebuild a policy of type {kind!r} (shipped types: baseline, uniform, thompson, "
+        "tree); custom policies must be passed again by the caller"
+    )
+    raise ValueError(msg)
+
