@@ -38,6 +38,27 @@ _EXPORTS: dict[str, str] = {
         for name in ("encode_new_visitors", "from_dataframe", "read_csv", "read_parquet",
                      "read_sql")
     },
+    **{
+        name: "pytyche.bcf"
+        for name in ("BinaryBCFResult", "ContinuousBCFResult", "GPUBCFConfig", "HurdleBCFResult",
+                     "compute_num_trees_tau", "fit", "fit_binary_bcf", "fit_continuous_bcf",
+                     "fit_hurdle_bcf", "load_result")
+    },
+    **{
+        name: "pytyche.analysis"
+        for name in ("TruthComparison", "analyze", "compare_variants", "credible_interval",
+                     "evaluate_against_truth", "fit_policy_tree", "recommendation_summary",
+                     "segment_effects", "thompson_allocation")
+    },
+    **{
+        name: "pytyche.experiment"
+        for name in ("BaselinePolicy", "Cell", "ExplicitSchedule", "FixedSchedule",
+                     "GeometricSchedule", "NextRoundPlan", "SequentialExperiment",
+                     "ThompsonPolicy", "TreePolicy", "UniformPolicy", "real_data_generator",
+                     "sequential_experiment", "simulated_experiment_generator")
+    },
+    "simulate": "pytyche.generators",
+    "StoreError": "pytyche.errors",
     "SetupReport": "pytyche._setup",
     "check_setup": "pytyche._setup",
 }

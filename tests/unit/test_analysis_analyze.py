@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import importlib
 import subprocess
 import sys
 
@@ -139,11 +138,12 @@ class TestAnalyze:
 
     def test_observed_data_is_fitted_first(self) -> None:
         """Observed data goes through pytyche.bcf.fit before the analysis."""
-        bcf = importlib.import_module("pytyche.bcf")
-        if not callable(getattr(bcf, "fit", None)):
-            pytest.skip("pytyche.bcf.fit (observed data -> posterior) does not exist yet")
+        from pytyche.bcf import GPUBCFConfig
+
         post = planted_boundary(n=600, n_draws=5)
-        res = analyze(post.observed, n_bootstrap=0, fit_options={"progress": False})
+        tiny = GPUBCFConfig(num_burnin=10, num_samples=10, num_trees_mu=10, num_trees_tau=5)
+        res = analyze(post.observed, n_bootstrap=0,
+                      fit_options={"progress": False, "observed_copy": "ref", "config": tiny})
         assert res.posterior.observed is post.observed
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import types
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -129,14 +128,6 @@ def _fit(observed: ObservedExperimentData, *, seed: int, options: Mapping[str, A
     """Fit observed data with ``pytyche.bcf.fit`` (imported here, so JAX loads only now)."""
     from pytyche.bcf import fit
 
-    if isinstance(fit, types.ModuleType):  # the package's `fit` submodule, not the function
-        fit = getattr(fit, "fit", None)
-    if not callable(fit):
-        msg = (
-            "pytyche.bcf.fit is not available to fit observed data; fit a posterior first "
-            "and pass it to analyze"
-        )
-        raise ImportError(msg)
     return fit(observed, seed=seed, **dict(options or {}))
 
 

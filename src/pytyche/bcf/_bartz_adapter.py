@@ -40,8 +40,8 @@ __all__ = [
     "resid_data",
     "traverse",
     "tree_step",
-    "with_resid_data",
     "with_error_precision",
+    "with_resid_data",
 ]
 
 
@@ -92,7 +92,8 @@ def init_forest(
     if error == "sampled":
         error_cov_inv = Wishart(nu=error_df, rate=error_rate, value=1.0)
     elif error == "fixed":
-        error_cov_inv = None if outcome_type == "binary" else Wishart(None, None, 1.0)
+        # a dummy prior: these states never run bartz's error step
+        error_cov_inv = None if outcome_type == "binary" else Wishart(0.0, 0.0, 1.0)
     elif error == "diag":
         error_cov_inv = DiagWishart.from_inv_wishart_marginal_nu(
             error_df, jnp.diag(jnp.array([0.0, error_rate])), jnp.eye(2)
@@ -115,6 +116,7 @@ def init_forest(
         error_cov_inv=error_cov_inv,
         missing=_copy(missing),
         min_points_per_leaf=min_points_per_leaf,
+        filter_splitless_vars=int((np.asarray(max_split) == 0).sum()),
     )
 
 
@@ -183,6 +185,22 @@ def fit_at_training_rows(state: State) -> Any:
         return jnp.take_along_axis(leaves, idx, axis=1).sum(axis=0)
     g = jnp.take_along_axis(leaves[:, :, None, :], idx[:, None, :, None], axis=3)[..., 0]
     return g.sum(axis=0)
+
+
+def total_fit(state: State) -> Any:
+    """Offset plus all trees acting on the residual, (n,) or (k, n), from the residual alone.
+
+    The μ state's residual is complete (outcome or probit latent minus μ minus the visitor's
+    own τ), so ``target − residual`` is the whole fit at O(n) cost, without touching trees.
+    Masked entries carry ``offset − fit`` in bartz's residual, so the identity holds there too.
+    """
+    target = state.y.astype(jnp.float32)
+    if state.z is not None:
+        if state.binary_indices is None:
+            target = state.z
+        else:
+            target = target.at[state.binary_indices, :].set(state.z)
+    return target - resid_data(state)
 
 
 def traverse(X: Any, var_tree: Any, split_tree: Any) -> Any:

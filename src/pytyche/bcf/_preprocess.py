@@ -191,6 +191,8 @@ class Prepared:
     """(n_pad,) bool: True for real visitors."""
     arm_shares: np.ndarray
     """(K,) empirical arm shares, the propensity used when none is given."""
+    arm: np.ndarray
+    """(n_pad,) int32 arm of each row, 0 for padding rows."""
 
 
 def prepare(
@@ -230,6 +232,7 @@ def prepare(
         arm_index=arm_index,
         valid=valid,
         arm_shares=shares,
+        arm=np.concatenate([z, np.zeros(n_pad - n, np.int32)]).astype(np.int32),
     )
 
 

@@ -191,7 +191,10 @@ def compute_num_trees_tau(
             msg = f"compute_num_trees_tau: {name}={v!r} not in (0, 1)"
             raise ValueError(msg)
     if not 1 <= min_trees <= max_trees:
-        msg = f"compute_num_trees_tau: need 1 <= min_trees <= max_trees, got {min_trees}, {max_trees}"
+        msg = (
+            "compute_num_trees_tau: need 1 <= min_trees <= max_trees, "
+            f"got {min_trees}, {max_trees}"
+        )
         raise ValueError(msg)
     nd = NormalDist()
     c = nd.inv_cdf((1.0 + target_coverage) / 2.0) / nd.inv_cdf((1.0 + nominal_coverage) / 2.0)

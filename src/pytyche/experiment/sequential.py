@@ -39,6 +39,7 @@ from pytyche.contracts import (
     RESERVED_ROUND_COLUMN,
     AlignedVisitorArray,
     CalibrationTruth,
+    MetricFamily,
     ObservedExperimentData,
     VariantData,
     propensity_columns,
@@ -834,67 +835,22 @@ class SequentialExperiment:
                 "summary": self.summary, "rounds": rounds}
 
 
-@dataclasses.dataclass(frozen=True, eq=False)
-class _ArrayPosterior:
-    """Interim adapter: an array-level BCF fit seen through the posterior array interface.
-
-    Used only while ``pytyche.bcf`` has no observed-data ``fit``; it exposes what the analysis
-    reads (``observed``, ``treatments``, ``metric_family``, ``level_samples()``, hurdle
-    ``p_samples``/``sev_samples``, ``config``, ``calibration``).
-    """
-
-    observed: ObservedExperimentData
-    result: Any
-    calibration: Any = None
-
-    @property
-    def treatments(self) -> tuple[str, ...]:
-        return self.observed.treatments
-
-    @property
-    def metric_family(self) -> Any:
-        return self.observed.metric_family
-
-    @property
-    def config(self) -> Any:
-        return self.result.config
-
-    @property
-    def p_samples(self) -> np.ndarray | None:
-        return self.result.draws.get("p")
-
-    @property
-    def sev_samples(self) -> np.ndarray | None:
-        return self.result.draws.get("sev")
-
-    def has_decomposition(self) -> bool:
-        return self.p_samples is not None and self.sev_samples is not None
-
-    def level_samples(self) -> np.ndarray:
-        draws = self.result.draws
-        if self.has_decomposition():
-            return draws["p"] * draws["sev"]
-        mu = draws["mu"][:, :, None]
-        return np.concatenate([mu, mu + draws["cate"]], axis=2)
-
-
 def _fit_posterior(
     cumulative: ObservedExperimentData, *, seed: int, progress: bool, options: dict[str, Any]
 ) -> Any:
-    """Fit BCF to the cumulative data through ``pytyche.bcf.fit`` (or the array fits)."""
-    import pytyche.bcf as bcf
+    """Fit the BCF of the experiment's metric family to the cumulative data.
 
-    fit = getattr(bcf, "fit", None)
-    if callable(fit):  # (while bcf/fit.py is a module, `bcf.fit` may be that module)
-        return fit(cumulative, seed=seed, progress=progress, **options)
-    calibration = options.pop("calibration", None)
-    arrays = {"continuous": "fit_continuous_arrays", "binary": "fit_binary_arrays",
-              "hurdle": "fit_hurdle_arrays"}[str(cumulative.metric_family.value)]
-    result = getattr(bcf, arrays)(
-        cumulative.feature_matrix(), cumulative.treatment_index(), cumulative.outcome(),
-        propensity=cumulative.propensities(), seed=seed, progress=progress, **options,
-    )
-    return _ArrayPosterior(cumulative, result, calibration)
+    The family comes from the declared metric rather than from the outcome values, so a round
+    that happens to have, say, no zeros cannot switch the model mid-experiment.
+    """
+    from pytyche.bcf import fit_binary_bcf, fit_continuous_bcf, fit_hurdle_bcf
+
+    fit = {
+        MetricFamily.CONTINUOUS: fit_continuous_bcf,
+        MetricFamily.BINARY: fit_binary_bcf,
+        MetricFamily.HURDLE: fit_hurdle_bcf,
+    }[cumulative.metric_family]
+    return fit(cumulative, seed=seed, progress=progress, **options)
 
 
 def _posterior_summary(analysis: Any) -> dict[str, np.ndarray]:

@@ -1,0 +1,344 @@
+"""Array-level BCF fits: continuous, binary (probit) and hurdle (joint or independent).
+
+These take already-encoded arrays; the public wrappers that take observed experiment data
+build on them. Every function validates its input before anything is compiled.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+
+from pytyche.bcf._draws import ForestDraws, Scale, outcome_draws
+from pytyche.bcf._preprocess import prepare, standardize, validate_inputs
+from pytyche.bcf.config import GPUBCFConfig
+from pytyche.bcf.diagnostics import summarize_chains
+from pytyche.errors import SchemaViolation
+
+__all__ = ["BCFFit", "fit_binary_arrays", "fit_continuous_arrays", "fit_hurdle_arrays"]
+
+Pooling = Literal["joint", "independent"]
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class BCFFit:
+    """Posterior draws of one array-level fit.
+
+    ``draws`` keys (per-visitor arrays are float32, visitors first, chain-major draws):
+
+    - continuous: ``cate`` (n, S, K−1), ``mu`` (n, S), ``sigma`` (S,)
+    - binary: ``cate`` (n, S, K−1) probability scale, ``mu`` (n, S) control probability,
+      ``sigma`` (S,) ones
+    - hurdle: ``p``, ``sev`` (n, S, K), ``rpv_cate`` (n, S, K−1), ``mu`` (n, S) control
+      revenue per visitor, ``sigma`` (S,) log-severity sd
+    """
+
+    family: str
+    """'continuous', 'binary' or 'hurdle'."""
+    pooling: str | None
+    """'joint' or 'independent' for hurdle fits, else None."""
+    num_arms: int
+    n: int
+    config: GPUBCFConfig
+    seed: int
+    draws: dict[str, np.ndarray]
+    forests: tuple[ForestDraws, ...]
+    """One `ForestDraws`, or (conversion, severity) for an independent hurdle."""
+    diagnostics: dict[str, Any]
+    """R-hat and ESS of σ and of the visitor-mean effect per arm (split chains)."""
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def cate_key(self) -> str:
+        """Key of the per-visitor effect draws: 'rpv_cate' for hurdle fits, else 'cate'."""
+        return "rpv_cate" if self.family == "hurdle" else "cate"
+
+    def predict(
+        self, X: np.ndarray, propensity: np.ndarray | None = None
+    ) -> dict[str, np.ndarray]:
+        """Draws at new visitors with the same keys and layout as `draws`.
+
+        `propensity` (m, K) enters μ only; when None the training arm shares are used.
+        """
+        if self.family != "hurdle" or self.pooling == "joint":
+            return self.forests[0].predict(X, propensity)
+        conv, sev = self.forests
+        mu_c, tau_c = conv.raw_predict(X, propensity)
+        mu_s, tau_s = sev.raw_predict(X, propensity)
+        return outcome_draws(
+            sev.scale.__class__("hurdle", sev.scale.mean, sev.scale.sd),
+            np.concatenate([mu_c, mu_s], axis=1),
+            np.concatenate([tau_c, tau_s], axis=2),
+            sev.sigma,
+        )
+
+
+def _run_engine(
+    X: np.ndarray,
+    z: np.ndarray,
+    y_model: np.ndarray,
+    observed_extra: np.ndarray | None,
+    kind: str,
+    propensity: np.ndarray | None,
+    seed: int,
+    config: GPUBCFConfig,
+    progress: bool,
+    scale: Scale,
+) -> tuple[np.ndarray, np.ndarray, ForestDraws, dict[str, float]]:
+    """Fit one BCF; return raw μ (S, k, n), τ (S, K−1, k, n), the forests and timings."""
+    from pytyche.bcf import _bartz_adapter as bz
+    from pytyche.bcf._loop import run_chains
+    from pytyche.bcf._state import ModelSpec, build_engine
+
+    t0 = time.perf_counter()
+    K = int(z.max()) + 1
+    prep = prepare(X, z, propensity, config, K)
+    k = y_model.shape[0]
+    Y = np.zeros((k, prep.n_pad), np.float32)
+    Y[:, : prep.n] = y_model
+    obs = np.repeat(prep.valid[None], k, axis=0)
+    if observed_extra is not None:
+        obs[:, : prep.n] &= observed_extra
+    spec = ModelSpec(kind, Y, obs)
+    state, data = build_engine(prep, spec, config)
+    mu_offset = np.asarray(bz.offset(state.mu), np.float32).reshape(k)
+    t_init = time.perf_counter() - t0
+    rec, timings = run_chains(
+        state,
+        data,
+        k=k,
+        sigma_mode=spec.sigma_mode,
+        seed=seed,
+        num_chains=config.num_chains,
+        num_burnin=config.num_burnin,
+        num_samples=config.num_samples,
+        thin=config.thin,
+        block_size=config.block_size,
+        progress=progress,
+        desc=f"BCF {kind}",
+    )
+    n = prep.n
+    mu = rec["mu_fit"][:, :, :n]
+    tau = rec["tau_fit"][:, :, :, :n]
+    forests = ForestDraws(
+        mu_var=rec["mu_var"],
+        mu_split=rec["mu_split"],
+        mu_leaf=rec["mu_leaf"],
+        tau_var=rec["tau_var"],
+        tau_split=rec["tau_split"],
+        tau_leaf=rec["tau_leaf"],
+        sigma=rec["sigma"],
+        cutpoints=prep.binning.cutpoints,
+        max_split=prep.binning.max_split,
+        arm_shares=prep.arm_shares,
+        mu_offset=mu_offset,
+        scale=scale,
+        meta={"family": kind, "num_arms": K, "num_features": prep.p, "seed": seed},
+    )
+    timings = {"init_s": t_init, **timings}
+    return mu, tau, forests, timings
+
+
+def _finish(
+    family: str,
+    pooling: str | None,
+    K: int,
+    n: int,
+    config: GPUBCFConfig,
+    seed: int,
+    draws: dict[str, np.ndarray],
+    forests: tuple[ForestDraws, ...],
+    timings: dict[str, float],
+) -> BCFFit:
+    key = "rpv_cate" if family == "hurdle" else "cate"
+    diag = summarize_chains(draws["sigma"], draws[key].mean(axis=0), config.num_chains)
+    return BCFFit(
+        family=family,
+        pooling=pooling,
+        num_arms=K,
+        n=n,
+        config=config,
+        seed=seed,
+        draws=draws,
+        forests=forests,
+        diagnostics=diag,
+        timings=timings,
+    )
+
+
+def _check_seed(seed: object) -> int:
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
+        msg = f"seed must be a non-negative integer, got {seed!r}"
+        raise SchemaViolation(msg)
+    return int(seed)
+
+
+def fit_continuous_arrays(
+    X: np.ndarray,
+    z: np.ndarray,
+    y: np.ndarray,
+    *,
+    propensity: np.ndarray | None = None,
+    seed: int = 0,
+    config: GPUBCFConfig | None = None,
+    progress: bool = True,
+) -> BCFFit:
+    """Fit a Gaussian multi-arm BCF.
+
+    Parameters
+    ----------
+    X : (n, p) numeric features, already encoded.
+    z : (n,) integer arm index 0..K−1, 0 = control, K in 2..10.
+    y : (n,) outcome.
+    propensity : (n, K) probability of each arm for each visitor, or None to use the
+        empirical arm shares (right for a completely randomized experiment).
+    seed : non-negative integer; the same seed gives identical draws on the same device.
+    config : sampler settings, default `GPUBCFConfig()`.
+    progress : show a tqdm bar over burn-in and sampling.
+
+    Returns
+    -------
+    BCFFit
+        ``draws['cate']`` (n, S, K−1) per-visitor effect of each arm against control.
+
+    Raises
+    ------
+    SchemaViolation
+        Bad shapes or dtypes, NaN features, fewer than ``max(10, 2·min_samples_leaf)``
+        visitors in an arm; raised before any compilation.
+    """
+    config = config or GPUBCFConfig()
+    seed = _check_seed(seed)
+    t0 = time.perf_counter()
+    Xf, zi, yf, pr = validate_inputs(X, z, y, propensity, config, family="continuous")
+    ys, mean, sd = standardize(yf)
+    scale = Scale("continuous", mean, sd)
+    mu, tau, forests, timings = _run_engine(
+        Xf, zi, ys[None], None, "continuous", pr, seed, config, progress, scale
+    )
+    t1 = time.perf_counter()
+    draws = outcome_draws(scale, mu, tau, forests.sigma)
+    timings["draws_s"] = time.perf_counter() - t1
+    timings["total_s"] = time.perf_counter() - t0
+    K = int(zi.max()) + 1
+    return _finish("continuous", None, K, len(yf), config, seed, draws, (forests,), timings)
+
+
+def fit_binary_arrays(
+    X: np.ndarray,
+    z: np.ndarray,
+    y: np.ndarray,
+    *,
+    propensity: np.ndarray | None = None,
+    seed: int = 0,
+    config: GPUBCFConfig | None = None,
+    progress: bool = True,
+) -> BCFFit:
+    """Fit a probit multi-arm BCF (latent-variable augmentation) to a 0/1 outcome.
+
+    Parameters are those of `fit_continuous_arrays`; `y` must be 0/1. The effects in
+    ``draws['cate']`` are on the probability scale, Φ(μ + τ_j) − Φ(μ), per visitor and draw.
+    """
+    config = config or GPUBCFConfig()
+    seed = _check_seed(seed)
+    t0 = time.perf_counter()
+    Xf, zi, yf, pr = validate_inputs(X, z, y, propensity, config, family="binary")
+    scale = Scale("binary")
+    mu, tau, forests, timings = _run_engine(
+        Xf, zi, yf[None], None, "binary", pr, seed, config, progress, scale
+    )
+    t1 = time.perf_counter()
+    draws = outcome_draws(scale, mu, tau, forests.sigma)
+    timings["draws_s"] = time.perf_counter() - t1
+    timings["total_s"] = time.perf_counter() - t0
+    K = int(zi.max()) + 1
+    return _finish("binary", None, K, len(yf), config, seed, draws, (forests,), timings)
+
+
+def fit_hurdle_arrays(
+    X: np.ndarray,
+    z: np.ndarray,
+    y: np.ndarray,
+    *,
+    pooling: Pooling = "joint",
+    propensity: np.ndarray | None = None,
+    seed: int = 0,
+    config: GPUBCFConfig | None = None,
+    progress: bool = True,
+) -> BCFFit:
+    """Fit a hurdle BCF to a zero-inflated non-negative outcome (revenue per visitor).
+
+    Conversion 1[y > 0] follows a probit BCF over all visitors; log(y) of converters follows
+    a Gaussian BCF. With ``pooling='joint'`` both channels share every tree's topology (one
+    bartz forest with 2-component leaves, severity masked for non-converters); with
+    ``pooling='independent'`` they are two separate fits composed draw by draw.
+
+    Returns
+    -------
+    BCFFit
+        ``draws['p']``, ``draws['sev']`` (n, S, K) conversion probability and log-normal mean
+        severity exp(m + σ²/2) per arm; ``draws['rpv_cate']`` (n, S, K−1) revenue-per-visitor
+        effect p_j·sev_j − p_0·sev_0.
+
+    Raises
+    ------
+    SchemaViolation
+        As `fit_continuous_arrays`, plus negative y or an arm with fewer than 2 converters.
+    ValueError
+        Unknown `pooling`.
+    """
+    if pooling not in ("joint", "independent"):
+        msg = f"pooling={pooling!r}: expected 'joint' or 'independent'"
+        raise ValueError(msg)
+    config = config or GPUBCFConfig()
+    seed = _check_seed(seed)
+    t0 = time.perf_counter()
+    Xf, zi, yf, pr = validate_inputs(X, z, y, propensity, config, family="hurdle")
+    K = int(zi.max()) + 1
+    conv = yf > 0
+    logsev = np.log(yf[conv])
+    _, ls_mean, ls_sd = standardize(logsev)
+    scale = Scale("hurdle", ls_mean, ls_sd)
+    ls_full = np.zeros_like(yf)
+    ls_full[conv] = (logsev - ls_mean) / ls_sd
+    if pooling == "joint":
+        y_model = np.stack([conv.astype(np.float32), ls_full])
+        observed = np.stack([np.ones_like(conv), conv])
+        mu, tau, forests, timings = _run_engine(
+            Xf, zi, y_model, observed, "hurdle", pr, seed, config, progress, scale
+        )
+        t1 = time.perf_counter()
+        draws = outcome_draws(scale, mu, tau, forests.sigma)
+        forest_set: tuple[ForestDraws, ...] = (forests,)
+    else:
+        mu_c, tau_c, f_conv, tm_c = _run_engine(
+            Xf, zi, conv.astype(np.float32)[None], None, "binary", pr, seed, config,
+            progress, Scale("binary"),
+        )
+        validate_inputs(  # converters alone must still fill every arm
+            Xf[conv], zi[conv], yf[conv], None if pr is None else pr[conv], config,
+            family="continuous",
+        )
+        _, _, f_sev, tm_s = _run_engine(
+            Xf[conv], zi[conv], ls_full[conv][None], None, "continuous",
+            None if pr is None else pr[conv], seed + 1, config, progress,
+            Scale("continuous", ls_mean, ls_sd),
+        )
+        t1 = time.perf_counter()
+        mu_s, tau_s = f_sev.raw_predict(Xf, pr)
+        draws = outcome_draws(
+            scale,
+            np.concatenate([mu_c, mu_s], axis=1),
+            np.concatenate([tau_c, tau_s], axis=2),
+            f_sev.sigma,
+        )
+        forest_set = (f_conv, f_sev)
+        timings = {
+            f"{ch}_{key}": v for ch, tm in (("conv", tm_c), ("sev", tm_s)) for key, v in tm.items()
+        }
+    timings["draws_s"] = time.perf_counter() - t1
+    timings["total_s"] = time.perf_counter() - t0
+    return _finish("hurdle", pooling, K, len(yf), config, seed, draws, forest_set, timings)

@@ -1,0 +1,206 @@
+"""Kept forests in compact form, their evaluation on new visitors, and outcome-scale draws."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from scipy.special import ndtr
+
+from pytyche.bcf._preprocess import Binning
+
+__all__ = ["ForestDraws", "Scale", "outcome_draws"]
+
+FORMAT_VERSION = 1
+
+
+@dataclass(frozen=True, slots=True)
+class Scale:
+    """How model units map back to the outcome (standardization of y or log-severity)."""
+
+    kind: str
+    """'continuous', 'binary' or 'hurdle'."""
+    mean: float = 0.0
+    """Mean subtracted from y (continuous) or log-severity (hurdle)."""
+    sd: float = 1.0
+    """Standard deviation y or log-severity was divided by."""
+
+
+def outcome_draws(
+    scale: Scale, mu: np.ndarray, tau: np.ndarray, sigma: np.ndarray
+) -> dict[str, np.ndarray]:
+    """Turn model-unit draws into outcome-scale arrays laid out (visitors, draws, ...).
+
+    Parameters
+    ----------
+    scale : how model units map to the outcome.
+    mu : (S, k, n) μ draws in model units (offset included).
+    tau : (S, K − 1, k, n) τ_j draws.
+    sigma : (S,) error sd in model units.
+
+    Returns
+    -------
+    dict
+        continuous: ``cate`` (n, S, K−1), ``mu`` (n, S), ``sigma`` (S,).
+        binary: ``cate`` (n, S, K−1) on the probability scale Φ(μ+τ)−Φ(μ), ``mu`` (n, S)
+        the control arm's probability Φ(μ), ``sigma`` (S,) (all ones).
+        hurdle: ``p`` and ``sev`` (n, S, K) (sev is the log-normal mean exp(m + σ²/2) of a
+        converter's value), ``rpv_cate`` (n, S, K−1) = p_j·sev_j − p_0·sev_0, ``sigma``
+        (S,) the log-severity sd, and ``mu`` (n, S) the control arm's revenue per visitor.
+    """
+    if scale.kind == "continuous":
+        cate = (scale.sd * tau[:, :, 0, :]).transpose(2, 0, 1)
+        mu_out = (scale.mean + scale.sd * mu[:, 0, :]).T
+        return {
+            "cate": np.ascontiguousarray(cate, np.float32),
+            "mu": np.ascontiguousarray(mu_out, np.float32),
+            "sigma": (scale.sd * sigma).astype(np.float32),
+        }
+    if scale.kind == "binary":
+        p0 = ndtr(mu[:, 0, :])  # (S, n)
+        pj = ndtr(mu[:, None, 0, :] + tau[:, :, 0, :])  # (S, K-1, n)
+        return {
+            "cate": np.ascontiguousarray((pj - p0[:, None]).transpose(2, 0, 1), np.float32),
+            "mu": np.ascontiguousarray(p0.T, np.float32),
+            "sigma": sigma.astype(np.float32),
+        }
+    lat = np.concatenate([mu[:, None], mu[:, None] + tau], axis=1)  # (S, K, 2, n)
+    sig = (scale.sd * sigma).astype(np.float32)
+    p = ndtr(lat[:, :, 0, :]).astype(np.float32)
+    m = scale.mean + scale.sd * lat[:, :, 1, :]
+    sev = np.exp(m + 0.5 * sig[:, None, None] ** 2).astype(np.float32)
+    rpv = p * sev
+    return {
+        "p": np.ascontiguousarray(p.transpose(2, 0, 1)),
+        "sev": np.ascontiguousarray(sev.transpose(2, 0, 1)),
+        "rpv_cate": np.ascontiguousarray((rpv[:, 1:] - rpv[:, :1]).transpose(2, 0, 1)),
+        "mu": np.ascontiguousarray(rpv[:, 0].T),
+        "sigma": sig,
+    }
+
+
+_ARRAYS = (
+    "mu_var",
+    "mu_split",
+    "mu_leaf",
+    "tau_var",
+    "tau_split",
+    "tau_leaf",
+    "sigma",
+    "cutpoints",
+    "max_split",
+    "arm_shares",
+)
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class ForestDraws:
+    """The kept trees of a fit, enough to evaluate every draw of μ and τ_j on new visitors.
+
+    Heaps are bartz's layout: node i has children 2i and 2i+1; ``split == 0`` marks a leaf;
+    a point goes right when its binned value is >= split. Leaf values are in model units.
+    """
+
+    mu_var: np.ndarray
+    """(S, T_mu, 2^(d−1)) uint8 split feature per internal node (features, then propensity)."""
+    mu_split: np.ndarray
+    """(S, T_mu, 2^(d−1)) uint8 split bin (0 = leaf)."""
+    mu_leaf: np.ndarray
+    """(S, T_mu, k, 2^d) float32 leaf values (without the offset)."""
+    tau_var: np.ndarray
+    """(S, K−1, T_tau, 2^(d−1)) uint8."""
+    tau_split: np.ndarray
+    """(S, K−1, T_tau, 2^(d−1)) uint8."""
+    tau_leaf: np.ndarray
+    """(S, K−1, T_tau, k, 2^d) float32."""
+    sigma: np.ndarray
+    """(S,) error sd in model units."""
+    cutpoints: np.ndarray
+    """(p + K − 1, m) float32 bin edges for features then propensity columns."""
+    max_split: np.ndarray
+    """(p + K − 1,) int32."""
+    arm_shares: np.ndarray
+    """(K,) propensity used for new visitors when none is given."""
+    mu_offset: np.ndarray
+    """(k,) constant of the μ forest."""
+    scale: Scale
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def num_draws(self) -> int:
+        """Number of kept draws S."""
+        return int(self.mu_var.shape[0])
+
+    @property
+    def num_arms(self) -> int:
+        """Arms K including control."""
+        return int(self.arm_shares.shape[0])
+
+    def raw_predict(
+        self, X: np.ndarray, propensity: np.ndarray | None = None, *, batch_rows: int = 16384
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """μ and τ_j draws in model units at new visitors.
+
+        Returns
+        -------
+        mu : (S, k, m) float32 ; tau : (S, K − 1, k, m) float32
+        """
+        from pytyche.bcf._predict import evaluate_draws
+
+        X = np.asarray(X, np.float32)
+        K = self.num_arms
+        p = self.cutpoints.shape[0] - (K - 1)
+        if X.ndim != 2 or X.shape[1] != p:
+            msg = f"X must have shape (m, {p}) like the training features, got {X.shape}"
+            raise ValueError(msg)
+        if not np.isfinite(X).all():
+            msg = "X has non-finite values; impute them as for training"
+            raise ValueError(msg)
+        m = X.shape[0]
+        if propensity is None:
+            propensity = np.broadcast_to(self.arm_shares.astype(np.float32), (m, K))
+        if np.shape(propensity) != (m, K):
+            msg = f"propensity must have shape ({m}, {K}), got {np.shape(propensity)}"
+            raise ValueError(msg)
+        binning = Binning(self.cutpoints, self.max_split)
+        Xb = binning.transform(np.concatenate([X, propensity[:, 1:]], axis=1))
+        return evaluate_draws(self, Xb, p, batch_rows)
+
+    def predict(
+        self, X: np.ndarray, propensity: np.ndarray | None = None
+    ) -> dict[str, np.ndarray]:
+        """Outcome-scale draws at new visitors, same keys and layout as the fit's draws."""
+        mu, tau = self.raw_predict(X, propensity)
+        return outcome_draws(self.scale, mu, tau, self.sigma)
+
+    def save(self, path: str | Path) -> None:
+        """Write to a compressed .npz (arrays plus a JSON header; no pickle)."""
+        header = {
+            "format_version": FORMAT_VERSION,
+            "scale": {"kind": self.scale.kind, "mean": self.scale.mean, "sd": self.scale.sd},
+            "meta": self.meta,
+        }
+        arrays = {a: getattr(self, a) for a in _ARRAYS}
+        np.savez_compressed(
+            path,
+            header=np.frombuffer(json.dumps(header).encode(), np.uint8),
+            mu_offset=self.mu_offset,
+            **arrays,
+        )
+
+    @classmethod
+    def load(cls, path: str | Path) -> ForestDraws:
+        """Read what `save` wrote."""
+        with np.load(path, allow_pickle=False) as f:
+            header = json.loads(bytes(f["header"]).decode())
+            if header.get("format_version") != FORMAT_VERSION:
+                msg = f"{path}: unknown forest format {header.get('format_version')!r}"
+                raise ValueError(msg)
+            arrays = {a: f[a] for a in _ARRAYS}
+            mu_offset = f["mu_offset"]
+        return cls(
+            **arrays, mu_offset=mu_offset, scale=Scale(**header["scale"]), meta=header["meta"]
+        )

@@ -1,0 +1,465 @@
+"""Posterior results of the public fits: draws on the metric's scale plus the data they came from.
+
+Every result carries the :class:`~pytyche.contracts.ObservedExperimentData` it was fitted on
+(``result.observed``), so analysis reaches its inputs through the posterior and fit-time and
+analysis-time encodings cannot drift. Derived results (policy trees, calibrated copies) share
+that object by identity.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
+
+import numpy as np
+import pandas as pd
+
+from pytyche.contracts import (
+    MetricFamily,
+    ObservedExperimentData,
+    VariantData,
+    VisitorSchema,
+    propensity_columns,
+)
+
+if TYPE_CHECKING:
+    from pytyche.bcf._arrays import BCFFit
+
+__all__ = [
+    "BinaryBCFResult",
+    "ContinuousBCFResult",
+    "HurdleBCFResult",
+    "ObservedCopy",
+    "load_result",
+    "stash_observed",
+]
+
+ObservedCopy = Literal["view", "deep", "ref"]
+_OBSERVED_COPY_MODES = ("view", "deep", "ref")
+_SAVE_FORMAT = 1
+
+
+# --------------------------------------------------------------------------------------------
+# Stashing the observed data on a posterior
+# --------------------------------------------------------------------------------------------
+
+
+def _read_only_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """A frame over read-only views of `frame`'s column buffers (no data copied)."""
+    columns = {}
+    for name in frame.columns:
+        values = frame[name].to_numpy(copy=False)
+        if isinstance(values, np.ndarray) and values.dtype != object:
+            view = values.view()
+            view.flags.writeable = False
+            columns[name] = view
+        else:  # strings and extension types: pandas would copy anyway; keep the column as is
+            columns[name] = frame[name]
+    return pd.DataFrame(columns, index=frame.index, copy=False)
+
+
+def stash_observed(
+    observed: ObservedExperimentData, observed_copy: ObservedCopy = "view"
+) -> ObservedExperimentData:
+    """The object a posterior keeps as ``observed``.
+
+    ``"view"`` (default) rebuilds each variant's frame over read-only views of the caller's
+    buffers: nothing is copied, writing through the stash raises, but the caller's later
+    in-place edits show through. ``"deep"`` takes an independent deep copy. ``"ref"`` keeps the
+    caller's object itself.
+    """
+    if observed_copy not in _OBSERVED_COPY_MODES:
+        msg = (
+            f"observed_copy={observed_copy!r}; use one of {list(_OBSERVED_COPY_MODES)} "
+            "('view' shares read-only buffers, 'deep' copies, 'ref' keeps the same object)"
+        )
+        raise ValueError(msg)
+    if observed_copy == "ref":
+        return observed
+    if observed_copy == "deep":
+        return copy.deepcopy(observed)
+    variants = tuple(
+        dataclasses.replace(v, visitors=_read_only_frame(v.visitors)) for v in observed.variants
+    )
+    return dataclasses.replace(observed, variants=variants, schema=observed.feature_schema)
+
+
+# --------------------------------------------------------------------------------------------
+# Results
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, eq=False)
+class _BCFResult:
+    """Shared behaviour of the three result types (not public)."""
+
+    observed: ObservedExperimentData
+    """The data the posterior was fitted on (see ``observed_copy``)."""
+    fit: BCFFit = field(repr=False)
+    """The array-level fit: draws, kept forests, diagnostics, timings."""
+    calibration: Any = None
+    """The :class:`~pytyche.calibrate.Calibration` applied, or None (uncalibrated)."""
+
+    family: ClassVar[MetricFamily]
+
+    # ---- identity -----------------------------------------------------------------------
+
+    @property
+    def config(self):
+        """The :class:`GPUBCFConfig` of the fit."""
+        return self.fit.config
+
+    @property
+    def seed(self) -> int:
+        return self.fit.seed
+
+    @property
+    def timings(self) -> dict[str, float]:
+        """Seconds spent per phase (set-up, compile, burn-in, sampling, draws)."""
+        return dict(self.fit.timings)
+
+    @property
+    def diagnostics(self) -> dict[str, Any]:
+        """R-hat and effective sample size of σ and of the mean CATE per arm."""
+        return dict(self.fit.diagnostics)
+
+    @property
+    def treatments(self) -> tuple[str, ...]:
+        return self.observed.treatments
+
+    @property
+    def metric_family(self) -> MetricFamily:
+        return self.family
+
+    @property
+    def pooling(self) -> str | None:
+        return self.fit.pooling
+
+    @property
+    def n_samples(self) -> int:
+        """Kept posterior draws S (all chains)."""
+        return int(self.fit.draws["sigma"].shape[0])
+
+    @property
+    def is_calibrated(self) -> bool:
+        return self.calibration is not None
+
+    def has_decomposition(self) -> bool:
+        """Whether the revenue effect splits into conversion and basket-size channels."""
+        return False
+
+    # ---- draws ----------------------------------------------------------------------------
+
+    def cate_samples(self) -> np.ndarray:
+        """Per-visitor effect draws versus control on the metric's scale, (n, S, K - 1)."""
+        return self.fit.draws[self.fit.cate_key]
+
+    def level_samples(self) -> np.ndarray:
+        """Expected outcome of every visitor under every arm, per draw, (n, S, K)."""
+        control = self.fit.draws["mu"][:, :, None]
+        return np.concatenate([control, control + self.cate_samples()], axis=2)
+
+    def predict(self, new_data: pd.DataFrame) -> np.ndarray:
+        """CATE draws for unseen visitors, (m, S, K - 1), on the metric's scale.
+
+        ``new_data`` needs the training feature columns; categorical levels must have been
+        seen in training. Reserved propensity columns, when present, enter μ; otherwise the
+        training arm shares do.
+        """
+        X = self.observed.feature_schema.encode(new_data)
+        draws = self.fit.predict(X, _propensities(new_data, self.observed.n_treatments))
+        return draws[self.fit.cate_key]
+
+    # ---- summaries ------------------------------------------------------------------------
+
+    def ate_samples(self) -> np.ndarray:
+        """Average effect over the fitted visitors per draw, (S, K - 1)."""
+        return self.cate_samples().mean(axis=0, dtype=np.float64)
+
+    def summary(self, level: float = 0.80) -> pd.DataFrame:
+        """Average effect per treatment versus control with a credible interval."""
+        from pytyche.analysis import credible_interval
+
+        ate = self.ate_samples()
+        control_mean = self.fit.draws["mu"].mean(axis=0, dtype=np.float64)
+        low, high = credible_interval(ate, level=level, axis=0, calibration=self.calibration)
+        rows = []
+        for j, name in enumerate(self.treatments[1:]):
+            rows.append(
+                {
+                    "treatment": name,
+                    "effect": float(ate[:, j].mean()),
+                    "ci_low": float(low[j]),
+                    "ci_high": float(high[j]),
+                    "relative_effect": float(ate[:, j].mean() / control_mean.mean())
+                    if control_mean.mean() != 0
+                    else float("nan"),
+                    "p_positive": float((ate[:, j] > 0).mean()),
+                    "level": level,
+                }
+            )
+        return pd.DataFrame(rows)
+
+    # ---- analysis shortcuts (the analysis layer does the work) ------------------------------
+
+    def fit_policy_tree(self, max_depth: int = 3, min_segment_share: float = 0.10,
+                        n_bootstrap: int = 50, bootstrap_seed: int | None = None, **kwargs: Any):
+        """Segments of the visitors where the best treatment differs; see
+        :func:`pytyche.analysis.fit_policy_tree`."""
+        from pytyche.analysis import fit_policy_tree
+
+        return fit_policy_tree(self, max_depth=max_depth, min_segment_share=min_segment_share,
+                               n_bootstrap=n_bootstrap, bootstrap_seed=bootstrap_seed, **kwargs)
+
+    def has_credible_segments(self, threshold: float = 0.80) -> bool:
+        """Whether a policy tree on this posterior has a segment with stability >= threshold."""
+        from pytyche.analysis import has_credible_segments
+
+        return has_credible_segments(self, threshold=threshold)
+
+    def analyze(self, **kwargs: Any):
+        """Full analysis (segments, comparisons, decisions); see :func:`pytyche.analyze`."""
+        from pytyche.analysis import analyze
+
+        return analyze(self, **kwargs)
+
+    def apply_calibration(self, calibration: Any):
+        """A copy of this posterior whose intervals use ``calibration``.
+
+        Raises
+        ------
+        ValueError
+            The calibration was fitted for another regime; the message names each mismatched
+            dimension (metric, number of treatments, pooling).
+        """
+        mismatches = calibration.mismatches(self.observed, pooling=self.pooling)
+        if mismatches:
+            msg = "calibration does not apply to this posterior: " + "; ".join(mismatches)
+            raise ValueError(msg)
+        return dataclasses.replace(self, calibration=calibration)
+
+    # ---- persistence ----------------------------------------------------------------------
+
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Write the posterior to a directory (npz arrays + JSON + Parquet; no pickle).
+
+        The directory is written next to its final place and renamed into it, so a crash
+        leaves either the old result or the new one, never half of one.
+        """
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+        try:
+            _write_result(self, tmp)
+            if path.exists():
+                old = path.with_name(f".{path.name}.old")
+                path.rename(old)
+                tmp.rename(path)
+                _remove_tree(old)
+            else:
+                tmp.rename(path)
+        except BaseException:
+            _remove_tree(tmp)
+            raise
+        return path
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]):
+        """Read a posterior written by :meth:`save`."""
+        result = load_result(path)
+        if not isinstance(result, cls):
+            msg = f"{path} holds a {type(result).__name__}, not a {cls.__name__}"
+            raise TypeError(msg)
+        return result
+
+
+@dataclass(frozen=True, eq=False)
+class ContinuousBCFResult(_BCFResult):
+    """Posterior of a Gaussian BCF: effects on the outcome's own scale."""
+
+    family: ClassVar[MetricFamily] = MetricFamily.CONTINUOUS
+
+
+@dataclass(frozen=True, eq=False)
+class BinaryBCFResult(_BCFResult):
+    """Posterior of a probit BCF: effects on the probability scale."""
+
+    family: ClassVar[MetricFamily] = MetricFamily.BINARY
+
+
+@dataclass(frozen=True, eq=False)
+class HurdleBCFResult(_BCFResult):
+    """Posterior of a hurdle BCF for zero-inflated revenue.
+
+    Revenue per visitor under arm k is ``p_k(x) * sev_k(x)``: the conversion probability times
+    the expected basket of a converter (the log-normal mean).
+    """
+
+    family: ClassVar[MetricFamily] = MetricFamily.HURDLE
+
+    @property
+    def p_samples(self) -> np.ndarray:
+        """P(convert) per visitor, draw and arm, (n, S, K)."""
+        return self.fit.draws["p"]
+
+    @property
+    def sev_samples(self) -> np.ndarray:
+        """Expected basket given conversion per visitor, draw and arm, (n, S, K)."""
+        return self.fit.draws["sev"]
+
+    @property
+    def rpv_cate_samples(self) -> np.ndarray:
+        """Revenue-per-visitor effect versus control, (n, S, K - 1)."""
+        return self.fit.draws["rpv_cate"]
+
+    def has_decomposition(self) -> bool:
+        return True
+
+    def level_samples(self) -> np.ndarray:
+        return self.p_samples * self.sev_samples
+
+    def decomposition(self, segment: Any = None):
+        """Conversion versus basket-size parts of the revenue effect per draw; see
+        :func:`pytyche.analysis.decompose_effects`."""
+        from pytyche.analysis import decompose_effects
+
+        return decompose_effects(self, segment)
+
+
+_RESULT_TYPES: dict[str, type[_BCFResult]] = {
+    "continuous": ContinuousBCFResult,
+    "binary": BinaryBCFResult,
+    "hurdle": HurdleBCFResult,
+}
+
+
+def result_type(family: str) -> type[_BCFResult]:
+    """The result class of a fit family ('continuous', 'binary', 'hurdle')."""
+    return _RESULT_TYPES[family]
+
+
+def _propensities(frame: pd.DataFrame, n_treatments: int) -> np.ndarray | None:
+    cols = propensity_columns(n_treatments)
+    if not all(c in frame.columns for c in cols):
+        return None
+    treated = frame[list(cols)].to_numpy(dtype=np.float64)
+    return np.concatenate([1.0 - treated.sum(axis=1, keepdims=True), treated], axis=1)
+
+
+# --------------------------------------------------------------------------------------------
+# Save / load
+# --------------------------------------------------------------------------------------------
+
+
+def _remove_tree(path: Path) -> None:
+    import shutil
+
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def _fsync_file(path: Path) -> None:
+    with open(path, "rb") as handle:
+        os.fsync(handle.fileno())
+
+
+def _write_result(result: _BCFResult, folder: Path) -> None:
+    fit = result.fit
+    observed = result.observed
+    frames = [v.visitors.assign(__treatment__=v.name) for v in observed.variants]
+    pd.concat(frames, ignore_index=True).to_parquet(folder / "observed.parquet", index=False)
+    np.savez_compressed(folder / "draws.npz", **fit.draws)
+    for i, forest in enumerate(fit.forests):
+        forest.save(folder / f"forest_{i}.npz")
+    meta = {
+        "format": _SAVE_FORMAT,
+        "family": fit.family,
+        "pooling": fit.pooling,
+        "num_arms": fit.num_arms,
+        "n": fit.n,
+        "seed": fit.seed,
+        "config": dataclasses.asdict(fit.config),
+        "diagnostics": _jsonable(fit.diagnostics),
+        "timings": fit.timings,
+        "n_forests": len(fit.forests),
+        "experiment_id": observed.experiment_id,
+        "metric": observed.metric,
+        "treatments": list(observed.treatments),
+        "schema": observed.feature_schema.to_dict(),
+        "calibration": None if result.calibration is None else result.calibration.to_dict(),
+    }
+    (folder / "meta.json").write_text(json.dumps(meta, indent=2))
+    for item in folder.iterdir():
+        _fsync_file(item)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def load_result(path: str | os.PathLike[str]) -> _BCFResult:
+    """Read any posterior written by ``save``; the type follows what was saved."""
+    from pytyche.bcf._arrays import BCFFit
+    from pytyche.bcf._draws import ForestDraws
+    from pytyche.bcf.config import GPUBCFConfig
+
+    folder = Path(path)
+    meta_path = folder / "meta.json"
+    if not meta_path.is_file():
+        msg = f"{folder} is not a saved pytyche posterior (no meta.json); pass the directory "
+        msg += "that result.save() wrote"
+        raise FileNotFoundError(msg)
+    meta = json.loads(meta_path.read_text())
+    if meta.get("format") != _SAVE_FORMAT:
+        msg = f"{folder}: saved with format {meta.get('format')!r}, this pytyche reads "
+        msg += f"{_SAVE_FORMAT}"
+        raise ValueError(msg)
+    table = pd.read_parquet(folder / "observed.parquet")
+    variants = tuple(
+        VariantData.from_visitors(
+            name,
+            table.loc[table["__treatment__"] == name]
+            .drop(columns="__treatment__")
+            .reset_index(drop=True),
+        )
+        for name in meta["treatments"]
+    )
+    schema = VisitorSchema.from_dict(meta["schema"])
+    observed = ObservedExperimentData(
+        experiment_id=meta["experiment_id"], metric=meta["metric"], variants=variants,
+        schema=schema,
+    )
+    with np.load(folder / "draws.npz", allow_pickle=False) as arrays:
+        draws = {k: arrays[k] for k in arrays.files}
+    forests = tuple(ForestDraws.load(folder / f"forest_{i}.npz") for i in range(meta["n_forests"]))
+    fit = BCFFit(
+        family=meta["family"],
+        pooling=meta["pooling"],
+        num_arms=meta["num_arms"],
+        n=meta["n"],
+        config=GPUBCFConfig(**meta["config"]),
+        seed=meta["seed"],
+        draws=draws,
+        forests=forests,
+        diagnostics=meta["diagnostics"],
+        timings=meta["timings"],
+    )
+    calibration = None
+    if meta.get("calibration") is not None:
+        from pytyche.calibrate import Calibration
+
+        calibration = Calibration.from_dict(meta["calibration"])
+    return result_type(meta["family"])(observed=observed, fit=fit, calibration=calibration)
