@@ -1,12 +1,23 @@
 """The ``pytyche`` command line: one function per verb, each a thin layer over the public API.
 
-A pytyche error (bad input, a broken store) prints its message and exits with status 2; any
-other exception is a bug and keeps its traceback.
+Verbs: ``check-setup``, ``analyze`` (one data set), ``demo`` (a simulated sequential
+experiment), ``run`` (one real-data round into a store) and ``status`` (what a store holds).
+
+A pytyche error (bad input, a broken store), a missing file or an unreadable column prints its
+message and exits with status 2; any other exception is a bug and keeps its traceback.
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
+import math
+import re
 import sys
+import warnings
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
 
 import typer
 from rich.console import Console
@@ -20,6 +31,27 @@ app = typer.Typer(
     help="Adaptive A/B/N experiments with heterogeneous treatment effects.",
 )
 console = Console()
+
+#: BCF settings of ``--quick`` runs (a smoke test, not a result to act on).
+QUICK_FIT = {"num_burnin": 60, "num_samples": 100, "num_trees_mu": 30, "num_trees_tau": 10}
+#: Bootstrap trees behind segment stability in ``--quick`` runs (50 otherwise).
+QUICK_BOOTSTRAP = 10
+_DECISION_STYLE = {"SHIP": "bold green", "CONTINUE": "yellow", "STOP": "bold red"}
+_SQL_START = re.compile(r"^\s*(select|with|from)\b", re.IGNORECASE)
+
+
+class CliError(PytycheError):
+    """A command-line input that cannot be used (exit status 2, no traceback)."""
+
+
+@contextlib.contextmanager
+def _clean_errors(*extra: type[BaseException]) -> Iterator[None]:
+    """Turn pytyche errors (and ``extra`` error types) into a message and exit status 2."""
+    try:
+        yield
+    except (PytycheError, *extra) as error:
+        console.print(f"[bold red]error:[/] {error}")
+        raise typer.Exit(2) from None
 
 
 @app.callback()
@@ -37,6 +69,352 @@ def check_setup() -> None:
     for label, value in report.lines():
         table.add_row(label, value)
     console.print(table)
+
+
+# ---- rendering (rich) ----------------------------------------------------------------------
+
+
+def _num(x: float, digits: int = 3) -> str:
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "n/a"
+    return f"{x:.{digits}g}" if abs(x) >= 1e4 or (x != 0 and abs(x) < 1e-3) else f"{x:.{digits}f}"
+
+
+def _decision(value: Any) -> str:
+    text = getattr(value, "value", str(value))
+    return f"[{_DECISION_STYLE.get(text, 'white')}]{text}[/]"
+
+
+def _effects_table(analysis: Any, title: str = "Treatments versus control") -> Table:
+    level = f"{analysis.level:.0%}"
+    table = Table(title=title)
+    for col in ("treatment", "decision", "effect", f"{level} interval", "P(best)", "evidence"):
+        table.add_column(col, justify="right" if col in ("effect", "P(best)") else "left",
+                         overflow="fold")
+    for c in analysis.comparisons:
+        if c.segment_id is None:
+            table.add_row(c.treatment, _decision(c.recommendation.decision), _num(c.effect),
+                          f"[{_num(c.effect_ci[0])}, {_num(c.effect_ci[1])}]",
+                          f"{c.p_best:.0%}", c.recommendation.rationale.split(" (")[0])
+    return table
+
+
+def _segments_table(analysis: Any) -> Table:
+    from pytyche.viz._common import short_numbers
+
+    table = Table(title=f"Segments ({analysis.level:.0%} intervals)")
+    for col in ("segment", "who", "share", "best", "effect of best", "interval", "stability"):
+        table.add_column(col, overflow="fold")
+    for s in analysis.segments:
+        table.add_row(f"S{s.id}", short_numbers(s.rule.describe()), f"{s.population_share:.0%}",
+                      s.best_treatment or "n/a", _num(s.gate_estimate),
+                      f"[{_num(s.gate_ci[0])}, {_num(s.gate_ci[1])}]",
+                      _num(s.stability_score, 2))
+    return table
+
+
+def _round_tables(e: Any) -> list[Table]:
+    cells = Table(title=f"Round {e.round_idx}: cells")
+    for col in ("cell", "weight", "policy", "visitors", "mean outcome", "lift vs control"):
+        cells.add_column(col, overflow="fold")
+    observations = {o.id: o for o in e.cell_observations}
+    for c in e.cells_shipped:
+        o = observations.get(c.id)
+        lift = ("" if o is None or c.id == "control" else
+                f"{_num(o.lift_vs_control)} [{_num(o.lift_vs_control_ci[0])}, "
+                f"{_num(o.lift_vs_control_ci[1])}]")
+        cells.add_row(c.id, f"{c.weight:.0%}", c.policy.describe(),
+                      "" if o is None else f"{o.n_visitors:,}",
+                      "" if o is None else _num(o.observed_rpv), lift)
+    tables = [cells]
+    if e.analysis is not None:
+        tables += [_effects_table(e.analysis, f"Round {e.round_idx}: treatments versus control"),
+                   _segments_table(e.analysis)]
+    tc = e.truth_comparison
+    if tc is not None:
+        truth = Table(title=f"Round {e.round_idx}: against the simulated truth")
+        names = ("cate_rmse", "policy_accuracy", "oracle_gap_rpv", "rpv_policy", "rpv_uniform",
+                 "rpv_oracle")
+        for n in names:
+            truth.add_column(n, justify="right")
+        truth.add_row(*[_num(float(tc[n] if isinstance(tc, Mapping) else getattr(tc, n)))
+                        for n in names])
+        tables.append(truth)
+    return tables
+
+
+def _print_files(paths: Mapping[str, Path]) -> None:
+    table = Table(title="Written", show_header=False)
+    for label, path in paths.items():
+        table.add_row(label, str(path))
+    console.print(table)
+
+
+# ---- analyze --------------------------------------------------------------------------------
+
+
+def _split(text: str | None) -> list[str] | None:
+    if text is None:
+        return None
+    names = [t.strip() for t in text.split(",") if t.strip()]
+    return names or None
+
+
+def _load(data: str | None, sql: str | None, database: str | None, **keys: Any) -> Any:
+    """Observed data from a CSV/Parquet path or a DuckDB query."""
+    from pytyche.data import read_csv, read_parquet, read_sql
+
+    if sql is not None:
+        return read_sql(sql, database, **keys)
+    if data is None:
+        msg = "give a DATA file (.csv, .csv.gz, .parquet) or a query with --sql"
+        raise CliError(msg)
+    if _SQL_START.match(data):
+        return read_sql(data, database, **keys)
+    lower = data.lower()
+    if lower.endswith((".parquet", ".pq")) or Path(data).is_dir():
+        return read_parquet(data, **keys)
+    if lower.endswith((".csv", ".csv.gz", ".tsv")):
+        return read_csv(data, **keys)
+    msg = f"cannot tell the format of {data!r}; use a .csv, .csv.gz or .parquet file, or --sql"
+    raise CliError(msg)
+
+
+def fit_observed(observed: Any, *, seed: int, progress: bool, quick: bool) -> Any:
+    """Fit BCF to observed data with the ``--quick`` or default settings."""
+    from pytyche.bcf import GPUBCFConfig, fit_for_metric
+
+    options: dict[str, Any] = {}
+    if quick:
+        options["config"] = GPUBCFConfig(**QUICK_FIT)
+    return fit_for_metric(observed, seed=seed, progress=progress, **options)
+
+
+@app.command()
+def analyze(
+    data: str = typer.Argument(None, help="CSV / Parquet file (or a DuckDB query)."),
+    treatment: str = typer.Option(..., help="Column naming each visitor's treatment."),
+    outcome: str = typer.Option(..., help="Outcome column (revenue, conversion, ...)."),
+    control: str = typer.Option(None, help="The control treatment (default: inferred)."),
+    features: str = typer.Option(None, help="Comma-separated feature columns (default: all)."),
+    metric: str = typer.Option(None, help="revenue_per_visitor, conversion_rate or continuous."),
+    sql: str = typer.Option(None, help="A DuckDB query returning one row per visitor."),
+    database: str = typer.Option(None, help="DuckDB database file for --sql."),
+    out: str = typer.Option("pytyche_out", help="Folder for the report and exports."),
+    seed: int = typer.Option(0, help="Seed of the fit and of the stability bootstrap."),
+    quick: bool = typer.Option(False, help="Small, fast fit (a smoke test, not a result)."),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="Progress bars."),
+) -> None:
+    """Fit BCF to one data set; print effects, decisions and segments; write the report."""
+    from pytyche.analysis import analyze as _analyze
+    from pytyche.analysis import policy_to_json, policy_to_sql
+    from pytyche.report import analysis_summary, write_report
+
+    out_dir = Path(out)
+    keys = {"treatment": treatment, "outcome": outcome, "control": control,
+            "features": _split(features), "metric": metric}
+    with _clean_errors(FileNotFoundError, KeyError, ValueError, _duckdb_error()):
+        observed = _load(data, sql, database, **keys)
+    console.print(f"Loaded {observed.n_visitors:,} visitors, treatments "
+                  f"{', '.join(observed.treatments)} (control {observed.control}), metric "
+                  f"{observed.metric}.")
+    with _clean_errors(), warnings.catch_warnings():
+        warnings.simplefilter("ignore", category=_uncalibrated())
+        posterior = fit_observed(observed, seed=seed, progress=progress, quick=quick)
+        analysis = _analyze(posterior, n_bootstrap=QUICK_BOOTSTRAP if quick else 50,
+                            bootstrap_seed=seed)
+    console.print(_effects_table(analysis))
+    console.print(_segments_table(analysis))
+    settings = {"data": sql or data, "treatment": treatment, "outcome": outcome,
+                "control": observed.control, "metric": observed.metric,
+                "features": ", ".join(observed.feature_schema.features), "seed": seed,
+                "quick": quick, "fit": QUICK_FIT if quick else "GPUBCFConfig defaults",
+                "stability bootstrap": QUICK_BOOTSTRAP if quick else 50}
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = {"report": write_report(analysis, out_dir / "report.html", settings=settings)}
+    if analysis.policy_tree is not None:
+        (out_dir / "policy.json").write_text(policy_to_json(analysis.policy_tree))
+        (out_dir / "policy.sql").write_text(policy_to_sql(analysis.policy_tree) + "\n")
+        paths["policy (JSON)"] = out_dir / "policy.json"
+        paths["policy (SQL)"] = out_dir / "policy.sql"
+    summary = {**analysis_summary(analysis), "settings": settings}
+    (out_dir / "summary.json").write_text(json.dumps(summary, indent=2, default=_plain))
+    paths["summary"] = out_dir / "summary.json"
+    _print_files(paths)
+
+
+def _duckdb_error() -> type[BaseException]:
+    try:
+        import duckdb
+    except ImportError:  # pragma: no cover - duckdb is a dependency
+        return CliError
+    return duckdb.Error
+
+
+def _uncalibrated() -> type[Warning]:
+    from pytyche.errors import UncalibratedWarning
+
+    return UncalibratedWarning
+
+
+def _plain(value: Any) -> Any:
+    if hasattr(value, "item"):
+        return value.item()
+    if hasattr(value, "to_dict"):
+        return value.to_dict()
+    return str(value)
+
+
+# ---- demo -------------------------------------------------------------------------------------
+
+
+def _experiment_outputs(exp: Any, out: Path, settings: Mapping[str, Any]) -> dict[str, Path]:
+    from pytyche.report import write_report
+    from pytyche.viz import experiment_evolution_gif
+
+    paths = {"report": write_report(exp, out / "report.html", settings=settings)}
+    paths["evolution GIF"] = experiment_evolution_gif(exp, out / "evolution.gif")
+    return paths
+
+
+@app.command()
+def demo(
+    out: str = typer.Option("pytyche_demo", help="Output folder (must not hold a store)."),
+    full: bool = typer.Option(False, help="The spec's full sizes (slow on CPU)."),
+    seed: int = typer.Option(0, help="Seed of the simulation and the fits."),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="Progress bars."),
+) -> None:
+    """Run a three-round simulated experiment and show each round."""
+    try:
+        from pytyche.experiment.demo import run_demo
+    except ImportError as err:  # the experiment layer is not installed / written yet
+        raise CliError(f"the demo needs pytyche.experiment.demo.run_demo ({err})") from None
+
+    out_dir = Path(out)
+    with _clean_errors(), warnings.catch_warnings():
+        warnings.simplefilter("ignore", category=_uncalibrated())
+        exp = run_demo(out_dir, full=full, seed=seed, progress=progress)
+    for e in exp.history:
+        for table in _round_tables(e):
+            console.print(table)
+    console.print(exp.summary)
+    paths = _experiment_outputs(exp, out_dir, {"command": "pytyche demo", "seed": seed,
+                                               "full": full})
+    paths["summary"] = out_dir / "summary.json"
+    paths["store"] = out_dir / "store"
+    _print_files(paths)
+
+
+# ---- run / status (real data, persisted) ----------------------------------------------------
+
+
+@app.command()
+def run(
+    store: str = typer.Option(..., help="Experiment store folder (created on the first run)."),
+    data: str = typer.Option(..., help="Round data: a file pattern with {round} "
+                             "(rounds/r{round}.parquet) or a DuckDB query using {round}."),
+    treatment: str = typer.Option("treatment", help="Column of the received treatment."),
+    outcome: str = typer.Option(..., help="Outcome column."),
+    treatments: str = typer.Option(None, help="All treatments, control first (first run)."),
+    features: str = typer.Option(None, help="Comma-separated feature columns (default: all)."),
+    metric: str = typer.Option(None, help="Metric id (default: inferred from the outcome)."),
+    cell: str = typer.Option("cell", help="Column holding each visitor's cell id."),
+    database: str = typer.Option(None, help="DuckDB database file for SQL data."),
+    per_round: int = typer.Option(10_000, help="Planned visitors per round (first run)."),
+    seed: int = typer.Option(0, help="Master seed (first run; later runs reuse it)."),
+    quick: bool = typer.Option(False, help="Small, fast fits (first run; stored)."),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="Progress bars."),
+) -> None:
+    """Analyse the next real-data round into STORE and write the plan for the one after.
+
+    The first run creates the store and reads round 0, which must have been assigned by the
+    cold-start plan (Control and Explore cells at 50/50); later runs resume the store and
+    read the next round, assigned by the plan the previous run wrote (plan.json / plan.sql).
+    """
+    from pytyche.experiment import (
+        ExperimentStore,
+        FixedSchedule,
+        SequentialExperiment,
+        export_policy_rules,
+        real_data_generator,
+    )
+
+    store_dir = Path(store)
+    with _clean_errors(FileNotFoundError, KeyError, ValueError, _duckdb_error()), \
+            warnings.catch_warnings():
+        warnings.simplefilter("ignore", category=_uncalibrated())
+        generator = real_data_generator(
+            data, treatment=treatment, outcome=outcome, metric=metric,
+            features=_split(features), cell=cell, database=database,
+            experiment_id=store_dir.name or "experiment")
+        fresh = not (store_dir / "manifest.json").exists()
+        if fresh:
+            names = _split(treatments)
+            if not names or len(names) < 2:
+                msg = ("the first run creates the store: pass --treatments control,a,b "
+                       "(control first)")
+                raise CliError(msg)
+            from pytyche.bcf.config import GPUBCFConfig
+
+            exp = SequentialExperiment(
+                generator=generator, schedule=FixedSchedule(per_round), treatments=names,
+                seed=seed, progress=progress, store=store_dir,
+                fit_config=GPUBCFConfig(**QUICK_FIT) if quick else None,
+                analysis_options={"n_bootstrap": QUICK_BOOTSTRAP} if quick else None)
+        else:
+            ExperimentStore.open(store_dir)  # a clear StoreError for a foreign folder
+            exp = SequentialExperiment.resume(store_dir, generator=generator, progress=progress)
+        latest = exp.advance()
+    for table in _round_tables(latest):
+        console.print(table)
+    plan = exp.next_recommendation
+    paths: dict[str, Path] = {}
+    if plan is not None:
+        with _clean_errors(ValueError):
+            (store_dir / "plan.json").write_text(json.dumps(export_policy_rules(plan), indent=2))
+            (store_dir / "plan.sql").write_text(str(export_policy_rules(plan, format="sql"))
+                                                + "\n")
+        paths["next plan (JSON)"] = store_dir / "plan.json"
+        paths["next plan (SQL)"] = store_dir / "plan.sql"
+        console.print(plan.prose_summary)
+    paths.update(_experiment_outputs(exp, store_dir, {"command": "pytyche run", "data": data}))
+    _print_files(paths)
+
+
+@app.command()
+def status(
+    store: str = typer.Option(..., help="Experiment store folder."),
+) -> None:
+    """Show what a store holds: rounds, the latest cells and decisions, the next plan."""
+    from pytyche.experiment import ExperimentStore
+
+    with _clean_errors():
+        st = ExperimentStore.open(store)
+        config = st.config
+        n = st.n_rounds
+        console.print(f"Store {store}: {n} committed round(s); treatments "
+                      f"{', '.join(config.get('treatments', []))}.")
+        if n == 0:
+            return
+        rounds = Table(title="Rounds")
+        for col in ("round", "visitors", "summary"):
+            rounds.add_column(col, overflow="fold")
+        last = None
+        for r in range(n):
+            last = st.read_round(r)
+            rounds.add_row(str(r), f"{last.observed.n_visitors:,}",
+                           str(last.summary.get("line", "")))
+        console.print(rounds)
+    if last is not None:
+        plan = last.next_plan
+        table = Table(title="Plan for the next round")
+        for col in ("cell", "weight", "policy"):
+            table.add_column(col, overflow="fold")
+        for c in plan.cells:
+            table.add_row(c.id, f"{c.weight:.0%}", c.policy.describe())
+        console.print(table)
+        if plan.prose_summary:
+            console.print(plan.prose_summary)
 
 
 def main() -> None:

@@ -896,7 +896,7 @@ class ComparisonRule(_RuleOps):
         return f"{_sql_ident(self.feature)} {self.op} {float(self.value)!r}"
 
     def describe(self) -> str:
-        return f"{self.feature} {self.op} {float(self.value):g}"
+        return f"{self.feature} {self.op} {float(self.value):.4g}"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -928,7 +928,7 @@ class BetweenRule(_RuleOps):
         return f"({name} >= {float(self.low)!r} AND {name} < {float(self.high)!r})"
 
     def describe(self) -> str:
-        return f"{float(self.low):g} <= {self.feature} < {float(self.high):g}"
+        return f"{float(self.low):.4g} <= {self.feature} < {float(self.high):.4g}"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

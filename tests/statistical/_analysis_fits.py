@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pytyche.contracts import MetricFamily, ObservedExperimentData
+from pytyche.contracts import ObservedExperimentData
 
 
 def small_config(**overrides: Any) -> Any:
@@ -19,12 +19,7 @@ def small_config(**overrides: Any) -> Any:
 def fit_observed(observed: ObservedExperimentData, *, seed: int, **config: Any) -> Any:
     """Fit ``observed`` with the public fit of its metric family (not the outcome-based
     dispatch, so a template's declared metric always picks the model)."""
-    from pytyche.bcf import fit_binary_bcf, fit_continuous_bcf, fit_hurdle_bcf
+    from pytyche.bcf import fit_for_metric
 
-    fitter = {
-        MetricFamily.CONTINUOUS: fit_continuous_bcf,
-        MetricFamily.BINARY: fit_binary_bcf,
-        MetricFamily.HURDLE: fit_hurdle_bcf,
-    }[observed.metric_family]
-    return fitter(observed, seed=seed, config=small_config(**config), progress=False,
+    return fit_for_metric(observed, seed=seed, config=small_config(**config), progress=False,
                   observed_copy="ref")

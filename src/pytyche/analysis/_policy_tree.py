@@ -228,7 +228,7 @@ def leaf_rules(
     def walk(node: int, path: list[tuple[int, bool, float]]) -> None:
         left, right = int(t.children_left[node]), int(t.children_right[node])
         if left == right:  # a leaf
-            out[node] = _conjunction(path, schema, frame)
+            out[node] = split_path_rule(path, schema, frame)
             return
         feature, threshold = int(t.feature[node]), float(t.threshold[node])
         walk(left, [*path, (feature, True, threshold)])
@@ -238,9 +238,15 @@ def leaf_rules(
     return out
 
 
-def _conjunction(
+def split_path_rule(
     path: list[tuple[int, bool, float]], schema: VisitorSchema, frame: pd.DataFrame
 ) -> AllOf:
+    """The segment rule of a path of tree splits, in the data's own terms.
+
+    ``path`` lists (encoded feature index, went left, threshold) from the root down. Repeated
+    splits on a feature are merged (one interval per continuous feature, the still-possible
+    levels of a categorical one), and codes are decoded back to the user's values.
+    """
     order: list[str] = []
     bounds: dict[str, list[float]] = {}  # continuous: [lower (>), upper (<=)]
     allowed: dict[str, set[int]] = {}  # categorical / binary: codes still possible

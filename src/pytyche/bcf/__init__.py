@@ -26,6 +26,7 @@ if TYPE_CHECKING:
         fit,
         fit_binary_bcf,
         fit_continuous_bcf,
+        fit_for_metric,
         fit_hurdle_bcf,
         select_family,
     )
@@ -45,6 +46,7 @@ _LAZY = {
     "fit": "pytyche.bcf.dispatch",
     "fit_binary_bcf": "pytyche.bcf.dispatch",
     "fit_continuous_bcf": "pytyche.bcf.dispatch",
+    "fit_for_metric": "pytyche.bcf.dispatch",
     "fit_hurdle_bcf": "pytyche.bcf.dispatch",
     "select_family": "pytyche.bcf.dispatch",
     "BinaryBCFResult": "pytyche.bcf.results",
@@ -66,6 +68,7 @@ __all__ = [
     "fit_binary_bcf",
     "fit_continuous_arrays",
     "fit_continuous_bcf",
+    "fit_for_metric",
     "fit_hurdle_arrays",
     "fit_hurdle_bcf",
     "load_result",

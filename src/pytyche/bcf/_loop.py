@@ -1,4 +1,4 @@
-"""Drive the sampler: jitted blocks of iterations, a progress bar, chains one after another.
+"""Drive the sampler: jitted blocks of iterations, a progress bar, chains across devices.
 
 Each iteration's PRNG key is ``fold_in(chain_key, global_iteration)``, so the draws do not
 depend on how iterations are grouped into blocks. A block always has `block_size` slots;
@@ -101,7 +101,14 @@ def run_chains(
     progress: bool,
     desc: str = "BCF",
 ) -> tuple[dict[str, np.ndarray], dict[str, float]]:
-    """Run the chains one after another; return stacked kept records and timings.
+    """Run the chains; return stacked kept records and timings.
+
+    With one JAX device the chains run one after another (vmapped chains are slower on a CPU).
+    With several devices (GPUs, or host devices forced by
+    ``XLA_FLAGS=--xla_force_host_platform_device_count``) chains run in waves of one chain per
+    device: each block is dispatched to every device of the wave before any result is awaited,
+    so the devices work at the same time. Keys depend only on (seed, chain, iteration), so the
+    draws do not depend on the device count.
 
     Returns
     -------
@@ -120,7 +127,11 @@ def run_chains(
     s_idx = it - num_burnin
     keep_all = active_all & (s_idx >= 0) & ((s_idx + 1) % thin == 0)
     master = random.key(seed)
-    out: dict[str, list[np.ndarray]] = {f: [] for f in Record._fields}
+    devices = jax.devices()
+    width = max(1, min(len(devices), num_chains))
+    per_chain: list[dict[str, list[np.ndarray]]] = [
+        {f: [] for f in Record._fields} for _ in range(num_chains)
+    ]
     bar = None
     if progress:
         from tqdm.auto import tqdm
@@ -132,38 +143,51 @@ def run_chains(
     t_phase = {False: 0.0, True: 0.0}
     n_phase = {False: 0, True: 0}
     t_start = time.perf_counter()
-    for c in range(num_chains):  # chains in turn: vmapped chains are slower on CPU
-        chain_key = random.fold_in(master, c)
-        state = _copy_state(init_state) if c < num_chains - 1 else init_state
-        pending: tuple[Record, np.ndarray] | None = None
+    for wave_start in range(0, num_chains, width):
+        chains = list(range(wave_start, min(wave_start + width, num_chains)))
+        last_wave = chains[-1] == num_chains - 1
+        states, datas, chain_keys = [], [], []
+        for slot, c in enumerate(chains):
+            own = init_state if (last_wave and c == chains[-1]) else _copy_state(init_state)
+            states.append(jax.device_put(own, devices[slot]) if width > 1 else own)
+            datas.append(jax.device_put(data, devices[slot]) if width > 1 else data)
+            chain_keys.append(random.fold_in(master, c))
+        pending: list[tuple[int, Record, np.ndarray]] = []
         for b in range(n_blocks):
             sl = slice(b * block_size, (b + 1) * block_size)
-            keys = _iteration_keys(chain_key, jnp.asarray(it[sl], jnp.uint32))
             t0 = time.perf_counter()
-            state, rec = run_block(
-                state, data, keys, jnp.asarray(active_all[sl]), jnp.asarray(keep_all[sl])
-            )
-            if pending is not None:  # fetch the previous block while this one runs
-                _collect(out, *pending)
-            pending = (rec, keep_all[sl])
-            jax.block_until_ready(state)
+            dispatched = []
+            for slot, c in enumerate(chains):
+                keys = _iteration_keys(chain_keys[slot], jnp.asarray(it[sl], jnp.uint32))
+                keys, active, keep = _on_device(
+                    (keys, jnp.asarray(active_all[sl]), jnp.asarray(keep_all[sl])),
+                    devices[slot] if width > 1 else None,
+                )
+                states[slot], rec = run_block(states[slot], datas[slot], keys, active, keep)
+                dispatched.append((c, rec, keep_all[sl]))
+            for item in pending:  # fetch the previous blocks while these run
+                _collect(per_chain[item[0]], item[1], item[2])
+            pending = dispatched
+            jax.block_until_ready(states)
             dt = time.perf_counter() - t0
-            if c == 0 and b == 0:
+            n_active = int(active_all[sl].sum()) * len(chains)
+            if wave_start == 0 and b == 0:
                 t_first = dt
             else:
                 t_rest += dt
-                n_rest += int(active_all[sl].sum())
+                n_rest += n_active
                 sampling = bool(keep_all[sl].any())
                 t_phase[sampling] += dt
-                n_phase[sampling] += int(active_all[sl].sum())
+                n_phase[sampling] += n_active
             if bar is not None:
-                bar.set_description(f"{desc} chain {c + 1}/{num_chains} "
-                                    + ("burn-in" if it[sl][-1] < num_burnin else "sampling"))
-                bar.update(int(active_all[sl].sum()))
-        if pending is not None:
-            _collect(out, *pending)
-        if c < num_chains - 1:
-            del state
+                phase = "burn-in" if it[sl][-1] < num_burnin else "sampling"
+                bar.set_description(f"{desc} chains {chains[0] + 1}-{chains[-1] + 1}/"
+                                    f"{num_chains} {phase}" if len(chains) > 1 else
+                                    f"{desc} chain {chains[0] + 1}/{num_chains} {phase}")
+                bar.update(n_active)
+        for item in pending:
+            _collect(per_chain[item[0]], item[1], item[2])
+        del states
     if bar is not None:
         bar.close()
     timings = {
@@ -172,9 +196,19 @@ def run_chains(
         "ms_per_iteration": 1000.0 * t_rest / max(n_rest, 1),
         "ms_per_iteration_burnin": 1000.0 * t_phase[False] / max(n_phase[False], 1),
         "ms_per_iteration_sampling": 1000.0 * t_phase[True] / max(n_phase[True], 1),
+        "devices_used": float(width),
     }
-    records = {f: np.concatenate(v, axis=0) for f, v in out.items()}
+    records = {
+        f: np.concatenate([part for chain in per_chain for part in chain[f]], axis=0)
+        for f in Record._fields
+    }
     return records, timings
+
+
+def _on_device(arrays: tuple[jax.Array, ...], device: Any) -> tuple[jax.Array, ...]:
+    if device is None:
+        return arrays
+    return tuple(jax.device_put(a, device) for a in arrays)
 
 
 def _collect(out: dict[str, list[np.ndarray]], rec: Record, keep: np.ndarray) -> None:

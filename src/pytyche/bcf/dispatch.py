@@ -19,9 +19,17 @@ from pytyche.bcf.results import (
     ObservedCopy,
     stash_observed,
 )
-from pytyche.contracts import ObservedExperimentData
+from pytyche.contracts import MetricFamily, ObservedExperimentData
 
-__all__ = ["HURDLE_ZERO_SHARE", "fit", "fit_binary_bcf", "fit_continuous_bcf", "fit_hurdle_bcf"]
+__all__ = [
+    "HURDLE_ZERO_SHARE",
+    "fit",
+    "fit_binary_bcf",
+    "fit_continuous_bcf",
+    "fit_for_metric",
+    "fit_hurdle_bcf",
+    "select_family",
+]
 
 #: Share of zero outcomes from which a non-negative outcome with a positive tail is read as
 #: zero-inflated revenue (the spec's 30%: loose enough for typical revenue data, strict enough
@@ -208,3 +216,19 @@ def fit(observed: ObservedExperimentData, **kwargs: Any):
         return fit_hurdle_bcf(observed, **kwargs)
     return fit_continuous_bcf(observed, **kwargs)
 
+
+
+def fit_for_metric(observed: ObservedExperimentData, **kwargs: Any):
+    """Fit the BCF of ``observed.metric``'s family (declared, not read off the outcome).
+
+    Use it where the metric is known up front (a sequential experiment, a simulation, a
+    ``--metric`` given on the command line): a batch of data that happens to have, say, no
+    zeros then cannot switch the model. Keyword arguments go to the chosen fit.
+    """
+    _check_observed(observed)
+    family = observed.metric_family
+    if family == MetricFamily.BINARY:
+        return fit_binary_bcf(observed, **kwargs)
+    if family == MetricFamily.HURDLE:
+        return fit_hurdle_bcf(observed, **kwargs)
+    return fit_continuous_bcf(observed, **kwargs)

@@ -39,7 +39,6 @@ from pytyche.contracts import (
     RESERVED_ROUND_COLUMN,
     AlignedVisitorArray,
     CalibrationTruth,
-    MetricFamily,
     ObservedExperimentData,
     VariantData,
     propensity_columns,
@@ -600,8 +599,10 @@ class SequentialExperiment:
             options["config"] = config
         if self._calibration is not None:
             options["calibration"] = self._calibration
-        posterior = _fit_posterior(cumulative, seed=fit_seed, progress=self._progress,
-                                   options=options)
+        from pytyche.bcf import fit_for_metric
+
+        posterior = fit_for_metric(cumulative, seed=fit_seed, progress=self._progress,
+                                   **options)
         analysis_options = {"max_depth": self._max_segment_depth,
                             "min_segment_share": self._min_segment_share,
                             "bootstrap_seed": self._seed, **self._analysis_options}
@@ -833,24 +834,6 @@ class SequentialExperiment:
                      "rule": c.segment.rule.describe(), "sustained_rounds": c.sustained_rounds}
                     for c in self.graduation_candidates()],
                 "summary": self.summary, "rounds": rounds}
-
-
-def _fit_posterior(
-    cumulative: ObservedExperimentData, *, seed: int, progress: bool, options: dict[str, Any]
-) -> Any:
-    """Fit the BCF of the experiment's metric family to the cumulative data.
-
-    The family comes from the declared metric rather than from the outcome values, so a round
-    that happens to have, say, no zeros cannot switch the model mid-experiment.
-    """
-    from pytyche.bcf import fit_binary_bcf, fit_continuous_bcf, fit_hurdle_bcf
-
-    fit = {
-        MetricFamily.CONTINUOUS: fit_continuous_bcf,
-        MetricFamily.BINARY: fit_binary_bcf,
-        MetricFamily.HURDLE: fit_hurdle_bcf,
-    }[cumulative.metric_family]
-    return fit(cumulative, seed=seed, progress=progress, **options)
 
 
 def _posterior_summary(analysis: Any) -> dict[str, np.ndarray]:

@@ -1,0 +1,98 @@
+"""The R(p) calibration curve: nominal interval level against measured coverage."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from pytyche.viz._common import as_float_array, mapping_or_attr, new_axes
+
+if TYPE_CHECKING:  # pragma: no cover
+    from matplotlib.axes import Axes
+
+__all__ = ["calibration_curve", "plot_calibration"]
+
+
+def calibration_curve(source: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Read ``(nominal, empirical)`` coverage arrays from any accepted calibration input.
+
+    Accepted, in this order:
+
+    - an object or mapping with ``nominal`` and ``empirical`` sequences;
+    - an object with a ``curve()`` method returning one of these forms;
+    - a ``CalibrationRecord`` (``nominal_levels`` and ``segment_coverage``);
+    - a ``(nominal, empirical)`` pair of sequences.
+
+    Raises
+    ------
+    ValueError
+        Nothing usable, arrays of different lengths, or values outside [0, 1].
+    """
+    curve = getattr(source, "curve", None)
+    if callable(curve):
+        return calibration_curve(curve())
+    nominal = mapping_or_attr(source, "nominal")
+    empirical = mapping_or_attr(source, "empirical")
+    if nominal is None and not isinstance(source, Mapping):
+        nominal = getattr(source, "nominal_levels", None)
+        empirical = getattr(source, "segment_coverage", None)
+    if nominal is None and isinstance(source, tuple | list) and len(source) == 2:
+        nominal, empirical = source
+    if nominal is None or empirical is None:
+        msg = (f"cannot read a calibration curve from {type(source).__name__}; pass an object "
+               "or mapping with `nominal` and `empirical` arrays, a CalibrationRecord, or a "
+               "(nominal, empirical) pair")
+        raise ValueError(msg)
+    x = as_float_array(nominal, "nominal")
+    y = as_float_array(empirical, "empirical")
+    if x.shape != y.shape:
+        msg = f"nominal has {x.size} levels but empirical has {y.size}; give one per level"
+        raise ValueError(msg)
+    finite = np.isfinite(y)
+    if ((x < 0) | (x > 1)).any() or ((y[finite] < 0) | (y[finite] > 1)).any():
+        msg = "nominal levels and empirical coverages must lie in [0, 1] (0.8, not 80)"
+        raise ValueError(msg)
+    order = np.argsort(x)
+    return x[order], y[order]
+
+
+def plot_calibration(calibration_or_curve: Any, reference: Any = None,
+                     ax: Axes | None = None, *, label: str = "calibrated",
+                     reference_label: str = "uncalibrated") -> Axes:
+    """R(p): how often an interval of nominal level p actually covered the truth.
+
+    Parameters
+    ----------
+    calibration_or_curve : object, mapping, CalibrationRecord or pair
+        The curve to draw; see :func:`calibration_curve` for the accepted forms (the simplest
+        is ``{"nominal": [0.5, 0.8, 0.9], "empirical": [0.41, 0.70, 0.83]}``).
+    reference : same forms, optional
+        A second curve drawn dashed, typically the uncalibrated posterior.
+    ax : matplotlib.axes.Axes, optional
+    label, reference_label : str
+        Legend entries of the two curves.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        Points on the diagonal are perfectly calibrated; below it, intervals are too narrow.
+    """
+    x, y = calibration_curve(calibration_or_curve)
+    ax = new_axes(ax, (5.5, 5.0))
+    ax.plot([0, 1], [0, 1], color="#999999", linewidth=1, linestyle=":",
+            label="perfect calibration")
+    if reference is not None:
+        rx, ry = calibration_curve(reference)
+        ax.plot(rx, ry, marker="s", linestyle="--", color="#D55E00", label=reference_label)
+    ax.plot(x, y, marker="o", color="#0072B2", linewidth=2, label=label)
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.set_aspect("equal")
+    ax.set_xlabel("nominal interval level p")
+    ax.set_ylabel("empirical coverage R(p)")
+    ax.set_title("Calibration: nominal vs measured coverage")
+    ax.legend(loc="upper left", frameon=False, fontsize=8)
+    ax.grid(alpha=0.3)
+    return ax
