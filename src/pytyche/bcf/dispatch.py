@@ -46,7 +46,7 @@ def _check_observed(observed: object) -> None:
         raise TypeError(msg)
 
 
-def _arrays(observed: ObservedExperimentData):
+def _engine_inputs(observed: ObservedExperimentData):
     _check_observed(observed)
     return (
         observed.feature_matrix(),
@@ -54,6 +54,21 @@ def _arrays(observed: ObservedExperimentData):
         observed.outcome(),
         observed.propensities(),
     )
+
+
+def _fit_public(result_type: type, engine: str, observed: ObservedExperimentData, *,
+                observed_copy: ObservedCopy, calibration: Any, pooling: str | None = None,
+                **engine_kwargs: Any):
+    """Check everything cheap first, then run the array-level `engine` and wrap its draws."""
+    from pytyche.bcf import _arrays
+
+    X, z, y, propensity = _engine_inputs(observed)
+    stash = stash_observed(observed, observed_copy)
+    calibration = _calibration_for(observed, calibration, pooling)
+    if pooling is not None:
+        engine_kwargs["pooling"] = pooling
+    result = getattr(_arrays, engine)(X, z, y, propensity=propensity, **engine_kwargs)
+    return result_type(observed=stash, fit=result, calibration=calibration)
 
 
 def _calibration_for(observed: ObservedExperimentData, calibration: Any, pooling: str | None):
@@ -98,14 +113,9 @@ def fit_continuous_bcf(
     -------
     ContinuousBCFResult
     """
-    from pytyche.bcf._arrays import fit_continuous_arrays
-
-    stash = stash_observed(observed, observed_copy)
-    calibration = _calibration_for(observed, calibration, None)
-    X, z, y, propensity = _arrays(observed)
-    result = fit_continuous_arrays(X, z, y, propensity=propensity, seed=seed, config=config,
-                                   progress=progress)
-    return ContinuousBCFResult(observed=stash, fit=result, calibration=calibration)
+    return _fit_public(ContinuousBCFResult, "fit_continuous_arrays", observed, config=config,
+                       seed=seed, progress=progress, observed_copy=observed_copy,
+                       calibration=calibration)
 
 
 def fit_binary_bcf(
@@ -121,14 +131,9 @@ def fit_binary_bcf(
 
     Parameters are those of :func:`fit_continuous_bcf`.
     """
-    from pytyche.bcf._arrays import fit_binary_arrays
-
-    stash = stash_observed(observed, observed_copy)
-    calibration = _calibration_for(observed, calibration, None)
-    X, z, y, propensity = _arrays(observed)
-    result = fit_binary_arrays(X, z, y, propensity=propensity, seed=seed, config=config,
-                               progress=progress)
-    return BinaryBCFResult(observed=stash, fit=result, calibration=calibration)
+    return _fit_public(BinaryBCFResult, "fit_binary_arrays", observed, config=config,
+                       seed=seed, progress=progress, observed_copy=observed_copy,
+                       calibration=calibration)
 
 
 def fit_hurdle_bcf(
@@ -154,14 +159,9 @@ def fit_hurdle_bcf(
 
     Other parameters are those of :func:`fit_continuous_bcf`.
     """
-    from pytyche.bcf._arrays import fit_hurdle_arrays
-
-    stash = stash_observed(observed, observed_copy)
-    calibration = _calibration_for(observed, calibration, pooling)
-    X, z, y, propensity = _arrays(observed)
-    result = fit_hurdle_arrays(X, z, y, pooling=pooling, propensity=propensity, seed=seed,
-                               config=config, progress=progress)
-    return HurdleBCFResult(observed=stash, fit=result, calibration=calibration)
+    return _fit_public(HurdleBCFResult, "fit_hurdle_arrays", observed, config=config,
+                       seed=seed, progress=progress, observed_copy=observed_copy,
+                       calibration=calibration, pooling=pooling)
 
 
 def select_family(y: np.ndarray) -> str:
