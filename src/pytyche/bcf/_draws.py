@@ -29,6 +29,11 @@ class Scale:
     """Standard deviation y or log-severity was divided by."""
 
 
+#: Visitors converted to outcome scale at a time: bounds the float temporaries to a few
+#: hundred MB whatever n is (a 1M-visitor hurdle fit would otherwise hold several GB of them).
+_CHUNK_ROWS = 32768
+
+
 def outcome_draws(
     scale: Scale, mu: np.ndarray, tau: np.ndarray, sigma: np.ndarray
 ) -> dict[str, np.ndarray]:
@@ -50,36 +55,53 @@ def outcome_draws(
         hurdle: ``p`` and ``sev`` (n, S, K) (sev is the log-normal mean exp(m + σ²/2) of a
         converter's value), ``rpv_cate`` (n, S, K−1) = p_j·sev_j − p_0·sev_0, ``sigma``
         (S,) the log-severity sd, and ``mu`` (n, S) the control arm's revenue per visitor.
+
+    Notes
+    -----
+    Visitors are converted in chunks straight into the (n, S, ...) outputs, so the only
+    full-size arrays are the outputs themselves.
     """
-    if scale.kind == "continuous":
-        cate = (scale.sd * tau[:, :, 0, :]).transpose(2, 0, 1)
-        mu_out = (scale.mean + scale.sd * mu[:, 0, :]).T
-        return {
-            "cate": np.ascontiguousarray(cate, np.float32),
-            "mu": np.ascontiguousarray(mu_out, np.float32),
-            "sigma": (scale.sd * sigma).astype(np.float32),
+    S, _, n = mu.shape
+    K = tau.shape[1] + 1
+    f32 = np.float32
+    if scale.kind == "hurdle":
+        sig = (scale.sd * sigma).astype(f32)
+        out = {
+            "p": np.empty((n, S, K), f32),
+            "sev": np.empty((n, S, K), f32),
+            "rpv_cate": np.empty((n, S, K - 1), f32),
+            "mu": np.empty((n, S), f32),
+            "sigma": sig,
         }
-    if scale.kind == "binary":
-        p0 = ndtr(mu[:, 0, :])  # (S, n)
-        pj = ndtr(mu[:, None, 0, :] + tau[:, :, 0, :])  # (S, K-1, n)
-        return {
-            "cate": np.ascontiguousarray((pj - p0[:, None]).transpose(2, 0, 1), np.float32),
-            "mu": np.ascontiguousarray(p0.T, np.float32),
-            "sigma": sigma.astype(np.float32),
+    else:
+        out = {
+            "cate": np.empty((n, S, K - 1), f32),
+            "mu": np.empty((n, S), f32),
+            "sigma": ((scale.sd if scale.kind == "continuous" else 1.0) * sigma).astype(f32),
         }
-    lat = np.concatenate([mu[:, None], mu[:, None] + tau], axis=1)  # (S, K, 2, n)
-    sig = (scale.sd * sigma).astype(np.float32)
-    p = ndtr(lat[:, :, 0, :]).astype(np.float32)
-    m = scale.mean + scale.sd * lat[:, :, 1, :]
-    sev = np.exp(m + 0.5 * sig[:, None, None] ** 2).astype(np.float32)
-    rpv = p * sev
-    return {
-        "p": np.ascontiguousarray(p.transpose(2, 0, 1)),
-        "sev": np.ascontiguousarray(sev.transpose(2, 0, 1)),
-        "rpv_cate": np.ascontiguousarray((rpv[:, 1:] - rpv[:, :1]).transpose(2, 0, 1)),
-        "mu": np.ascontiguousarray(rpv[:, 0].T),
-        "sigma": sig,
-    }
+    for start in range(0, n, _CHUNK_ROWS):
+        rows = slice(start, min(start + _CHUNK_ROWS, n))
+        m_c = mu[:, :, rows]  # (S, k, c)
+        t_c = tau[:, :, :, rows]  # (S, K-1, k, c)
+        if scale.kind == "continuous":
+            out["cate"][rows] = (scale.sd * t_c[:, :, 0, :]).transpose(2, 0, 1)
+            out["mu"][rows] = (scale.mean + scale.sd * m_c[:, 0, :]).T
+        elif scale.kind == "binary":
+            p0 = ndtr(m_c[:, 0, :])  # (S, c)
+            pj = ndtr(m_c[:, None, 0, :] + t_c[:, :, 0, :])  # (S, K-1, c)
+            out["cate"][rows] = (pj - p0[:, None]).transpose(2, 0, 1)
+            out["mu"][rows] = p0.T
+        else:
+            lat = np.concatenate([m_c[:, None], m_c[:, None] + t_c], axis=1)  # (S, K, 2, c)
+            p = ndtr(lat[:, :, 0, :]).astype(f32)
+            log_sev = scale.mean + scale.sd * lat[:, :, 1, :]
+            sev = np.exp(log_sev + 0.5 * sig[:, None, None] ** 2).astype(f32)
+            rpv = p * sev  # (S, K, c)
+            out["p"][rows] = p.transpose(2, 0, 1)
+            out["sev"][rows] = sev.transpose(2, 0, 1)
+            out["rpv_cate"][rows] = (rpv[:, 1:] - rpv[:, :1]).transpose(2, 0, 1)
+            out["mu"][rows] = rpv[:, 0].T
+    return out
 
 
 _ARRAYS = (
