@@ -110,7 +110,7 @@ def analyze(
         )
         found.extend(d.segment for d in declared)
         per_leaf.extend(c for d in declared for c in d.comparisons)
-    calibrated = view.calibration is not None
+    calibrated = view.calibration is not None and getattr(view.calibration, "applied", True)
     return AnalysisResult(
         posterior=posterior,
         cate_per_visitor=cate_frame(view, lvl),

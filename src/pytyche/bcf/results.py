@@ -148,7 +148,7 @@ class _BCFResult:
 
     @property
     def is_calibrated(self) -> bool:
-        return self.calibration is not None
+        return self.calibration is not None and getattr(self.calibration, "applied", True)
 
     def has_decomposition(self) -> bool:
         """Whether the revenue effect splits into conversion and basket-size channels."""

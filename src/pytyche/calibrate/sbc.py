@@ -183,7 +183,7 @@ def evaluate_posterior(
         "arm_levels": [float(u) for u in arm_u],
         "segment_coverage": tuple(float(c) for c in seg_cov),
         "arm_coverage": tuple(float(c) for c in coverage_at(arm_u, nominal_levels)),
-        "segment_hits": tuple(int(round(c * seg_u.size)) for c in seg_cov),
+        "segment_hits": tuple(round(float(c) * seg_u.size) for c in seg_cov),
         "segment_total": int(seg_u.size),
         "decision_correct": decision_agreement(cate, true_cate),
         "regret": regret,

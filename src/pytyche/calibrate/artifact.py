@@ -1,0 +1,283 @@
+"""``Calibration``: a fitted correction plus the regime it was fitted for, and the registry.
+
+A calibration applies to a posterior only when the regime matches: the metric, the number of
+treatments K, and the hurdle pooling mode ("none" for non-revenue fits). Shipped artifacts are
+JSON files in ``pytyche/calibrate/artifacts/``, one per name; ``scripts/fit_calibration.py``
+reruns the sweep behind them and rewrites them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from pytyche.calibrate.correction import DEFAULT_FIT_GRID, LayeredCalibrationCorrection
+from pytyche.calibrate.sweep import SWEEP_FORMAT, SweepResults, package_versions, read_sweep
+from pytyche.contracts import MetricFamily, ObservedExperimentData, metric_family_of
+
+__all__ = ["ARTIFACT_FORMAT", "Calibration", "artifact_path", "available_artifacts"]
+
+#: Format tag of a saved calibration JSON.
+ARTIFACT_FORMAT = "pytyche-calibration/1"
+_ARTIFACT_DIR = "artifacts"
+
+
+def _artifact_files() -> dict[str, Any]:
+    folder = resources.files("pytyche.calibrate").joinpath(_ARTIFACT_DIR)
+    if not folder.is_dir():
+        return {}
+    return {f.name.removesuffix(".json"): f for f in folder.iterdir()
+            if f.name.endswith(".json")}
+
+
+def available_artifacts() -> tuple[str, ...]:
+    """Names of the calibration artifacts shipped with this install, sorted."""
+    return tuple(sorted(_artifact_files()))
+
+
+def artifact_path(name: str) -> Path:
+    """Where the shipped artifact ``name`` lives (the file may not exist yet)."""
+    return Path(str(resources.files("pytyche.calibrate").joinpath(_ARTIFACT_DIR))) / (
+        f"{name}.json")
+
+
+def _default_pooling(metric: str) -> str:
+    return "joint" if metric_family_of(metric) == MetricFamily.HURDLE else "none"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Calibration:
+    """A coverage correction and the regime (metric, K, pooling) it was measured in.
+
+    Build one with :meth:`from_sweep` (a shipped name, a saved artifact or a sweep file),
+    :meth:`fit` (a :class:`~pytyche.calibrate.SweepResults`) or :meth:`skip`.
+
+    Attributes
+    ----------
+    correction : LayeredCalibrationCorrection or None
+        The nominal→coverage map; None only for :meth:`skip`.
+    metric : str or None
+        Metric of the sweep (e.g. "revenue_per_visitor"); None for :meth:`skip`.
+    n_treatments : int or None
+        K of the sweep, control included.
+    pooling : str or None
+        "joint" or "independent" for revenue sweeps, "none" for the other metrics.
+    name : str
+        Artifact name (or "custom", "skip").
+    applied : bool
+        False for :meth:`skip`: intervals stay raw and posteriors stay labelled uncalibrated.
+    provenance : dict
+        Versions and sweep settings behind the fit.
+    """
+
+    correction: LayeredCalibrationCorrection | None
+    metric: str | None
+    n_treatments: int | None
+    pooling: str | None
+    name: str = "custom"
+    applied: bool = True
+    provenance: Mapping[str, Any] = field(default_factory=dict, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.applied and (self.correction is None or self.metric is None
+                             or self.n_treatments is None or self.pooling is None):
+            msg = (f"Calibration {self.name!r}: an applied calibration needs correction, "
+                   "metric, n_treatments and pooling; use Calibration.skip() for none")
+            raise ValueError(msg)
+        if self.metric is not None:
+            metric_family_of(self.metric)
+        if self.pooling not in (None, "joint", "independent", "none"):
+            msg = (f"pooling={self.pooling!r}: use 'joint' or 'independent' (revenue) or "
+                   "'none'")
+            raise ValueError(msg)
+
+    # ---- constructors ---------------------------------------------------------------------
+
+    @classmethod
+    def skip(cls) -> Calibration:
+        """Run uncalibrated on purpose: intervals stay raw, posteriors are labelled so."""
+        return cls(correction=None, metric=None, n_treatments=None, pooling=None, name="skip",
+                   applied=False)
+
+    @classmethod
+    def from_sweep(cls, name_or_path: str | os.PathLike[str]) -> Calibration:
+        """Load a shipped artifact, a saved artifact JSON, or fit a sweep file.
+
+        Parameters
+        ----------
+        name_or_path : str or path
+            A name from :func:`available_artifacts` (e.g. ``"clustered_realistic_v1"``), a
+            JSON file written by :meth:`save`, or a sweep file written by
+            :func:`~pytyche.calibrate.run_sweep` (fitted with :meth:`fit` defaults).
+
+        Raises
+        ------
+        ValueError
+            Neither a shipped name nor a readable artifact or sweep file.
+        """
+        shipped = _artifact_files()
+        if isinstance(name_or_path, str) and name_or_path in shipped:
+            data = json.loads(shipped[name_or_path].read_text(encoding="utf-8"))
+            return cls.from_dict(data)
+        path = Path(name_or_path)
+        if not path.is_file():
+            msg = (f"{str(name_or_path)!r} is neither a shipped calibration "
+                   f"({', '.join(sorted(shipped)) or 'none installed'}) nor an existing file; "
+                   "pass one of those names or the path of an artifact or sweep file")
+            raise ValueError(msg)
+        with open(path, encoding="utf-8") as fh:
+            first = fh.readline()
+        try:
+            head = json.loads(first)
+        except ValueError:
+            head = None
+        if isinstance(head, dict) and head.get("format") == SWEEP_FORMAT:
+            return cls.fit(read_sweep(path), name=path.stem)
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except ValueError:
+            data = None
+        if not isinstance(data, dict) or data.get("format") != ARTIFACT_FORMAT:
+            msg = (f"{path} is neither a calibration artifact ({ARTIFACT_FORMAT!r}) nor a "
+                   f"sweep file ({SWEEP_FORMAT!r})")
+            raise ValueError(msg)
+        return cls.from_dict(data)
+
+    @classmethod
+    def fit(
+        cls,
+        sweep: SweepResults,
+        *,
+        name: str = "custom",
+        sizes: Iterable[int] | None = None,
+        seeds: Iterable[int] | None = None,
+        min_misses: int = 20,
+        max_ceiling: float = 0.95,
+    ) -> Calibration:
+        """Fit the layered correction to a sweep's segment-mean intervals.
+
+        Every (segment, treatment) estimand of the selected sizes and seeds contributes its
+        tail level; see :meth:`LayeredCalibrationCorrection.from_tail_levels`.
+        """
+        sizes = None if sizes is None else sorted(int(n) for n in sizes)
+        seeds = None if seeds is None else sorted(int(s) for s in seeds)
+        u = sweep.tail_levels("segment", sizes=sizes, seeds=seeds)
+        correction = LayeredCalibrationCorrection.from_tail_levels(
+            u, min_misses=min_misses, max_ceiling=max_ceiling)
+        settings = dict(sweep.settings)
+        used = [e.record for e in sweep.entries
+                if (sizes is None or e.record.n_visitors in sizes)
+                and (seeds is None or e.record.seed in seeds)]
+        pooling = settings["pooling"] if (
+            metric_family_of(settings["metric"]) == MetricFamily.HURDLE) else "none"
+        provenance = {
+            "fitted_with": package_versions(),
+            "sweep_versions": dict(sweep.versions),
+            "sweep_settings": settings,
+            "sweep_file": sweep.path.name,
+            "sizes": sorted({r.n_visitors for r in used}),
+            "seeds": sorted({r.seed for r in used}),
+            "n_fits": len(used),
+            "n_estimands": int(u.size),
+            "estimand": "segment mean CATE over the truth's clusters, per treatment",
+            "fit_grid": list(DEFAULT_FIT_GRID),
+            "min_misses": min_misses,
+            "max_ceiling": max_ceiling,
+        }
+        return cls(correction=correction, metric=settings["metric"],
+                   n_treatments=int(settings["K"]), pooling=pooling, name=name,
+                   provenance=provenance)
+
+    # ---- regime ---------------------------------------------------------------------------
+
+    def mismatches(
+        self, observed: ObservedExperimentData, *, pooling: str | None = None
+    ) -> list[str]:
+        """Each regime dimension where ``observed`` differs, as ``"dim: ... vs ..."``.
+
+        Parameters
+        ----------
+        observed : ObservedExperimentData
+        pooling : str or None
+            Pooling of the fit; None means the default for the data ("joint" for revenue,
+            "none" otherwise).
+
+        Returns
+        -------
+        list of str
+            Empty when the calibration applies (always empty for :meth:`skip`).
+        """
+        if not self.applied:
+            return []
+        out = []
+        if observed.metric != self.metric:
+            out.append(f"metric: calibration fitted on {self.metric!r}, data is "
+                       f"{observed.metric!r}")
+        if observed.n_treatments != self.n_treatments:
+            out.append(f"n_treatments: calibration fitted with {self.n_treatments}, data has "
+                       f"{observed.n_treatments}")
+        actual = _default_pooling(observed.metric) if pooling is None else str(pooling)
+        if actual != self.pooling:
+            out.append(f"pooling: calibration fitted with {self.pooling!r}, posterior uses "
+                       f"{actual!r}")
+        return out
+
+    def applies_to(self, observed: ObservedExperimentData, pooling: str | None = None) -> bool:
+        """Whether metric, number of treatments and pooling all match this calibration."""
+        return not self.mismatches(observed, pooling=pooling)
+
+    def adjust_level(self, nominal: float) -> float:
+        """Raw interval level that achieves ``nominal`` coverage (``nominal`` itself for skip)."""
+        if self.correction is None:
+            return float(nominal)
+        return self.correction.adjust_level(nominal)
+
+    # ---- serialisation --------------------------------------------------------------------
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form; :meth:`from_dict` rebuilds it."""
+        return {
+            "format": ARTIFACT_FORMAT,
+            "name": self.name,
+            "applied": self.applied,
+            "metric": self.metric,
+            "n_treatments": self.n_treatments,
+            "pooling": self.pooling,
+            "correction": None if self.correction is None else self.correction.to_dict(),
+            "provenance": dict(self.provenance),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Calibration:
+        """Rebuild a calibration written by :meth:`to_dict`."""
+        if data.get("format") != ARTIFACT_FORMAT:
+            msg = (f"calibration format={data.get('format')!r}: expected {ARTIFACT_FORMAT!r}; "
+                   "refit it with scripts/fit_calibration.py or Calibration.fit")
+            raise ValueError(msg)
+        correction = data.get("correction")
+        return cls(
+            correction=None if correction is None
+            else LayeredCalibrationCorrection.from_dict(correction),
+            metric=data.get("metric"), n_treatments=data.get("n_treatments"),
+            pooling=data.get("pooling"), name=data.get("name", "custom"),
+            applied=bool(data.get("applied", True)),
+            provenance=dict(data.get("provenance") or {}),
+        )
+
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Write the artifact JSON (atomically) and return its path."""
+        from pytyche.calibrate.sweep import _atomic_write
+
+        path = Path(path)
+        _atomic_write(path, json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n")
+        return path
+
+    def describe(self, levels: Iterable[float] = (0.5, 0.8, 0.9, 0.95)) -> dict[float, float]:
+        """Raw level used for each nominal level, e.g. ``{0.8: 0.93, ...}``."""
+        return {float(p): self.adjust_level(p) for p in levels}
+

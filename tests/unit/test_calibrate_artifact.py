@@ -1,0 +1,111 @@
+"""Calibration: regime checks, skip, serialisation, from_sweep and the shipped registry."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+from pytyche.calibrate import (
+    Calibration,
+    LayeredCalibrationCorrection,
+    available_artifacts,
+)
+from pytyche.generators import simulate
+
+CORR = LayeredCalibrationCorrection.from_pairs([0.5, 0.8, 0.9], [0.4, 0.7, 0.8])
+
+
+def _calibration(**kw) -> Calibration:
+    base = {"correction": CORR, "metric": "revenue_per_visitor", "n_treatments": 3,
+            "pooling": "joint", "name": "t"}
+    return Calibration(**{**base, **kw})
+
+
+def _observed(metric: str = "revenue_per_visitor", K: int = 3):
+    return simulate("clustered_realistic", n_visitors=300, metric=metric, K=K, seed=0).observed
+
+
+class TestRegime:
+    def test_matching_regime_applies(self) -> None:
+        cal = _calibration()
+        assert cal.applies_to(_observed())
+        assert cal.mismatches(_observed(), pooling="joint") == []
+
+    def test_each_mismatched_dimension_is_named_with_both_values(self) -> None:
+        """Metric, n_treatments and pooling each get one message with both values."""
+        cal = _calibration()
+        out = cal.mismatches(_observed("conversion_rate", K=2), pooling=None)
+        assert len(out) == 3
+        assert out[0].startswith("metric:") and "'revenue_per_visitor'" in out[0]
+        assert "'conversion_rate'" in out[0]
+        assert out[1].startswith("n_treatments:") and "3" in out[1] and "2" in out[1]
+        assert out[2].startswith("pooling:") and "'joint'" in out[2] and "'none'" in out[2]
+
+    def test_pooling_mismatch_alone(self) -> None:
+        out = _calibration().mismatches(_observed(), pooling="independent")
+        assert out == ["pooling: calibration fitted with 'joint', posterior uses "
+                       "'independent'"]
+        assert not _calibration().applies_to(_observed(), pooling="independent")
+
+    def test_adjust_level_delegates_to_correction(self) -> None:
+        assert _calibration().adjust_level(0.8) == pytest.approx(CORR.adjust_level(0.8))
+
+
+class TestSkip:
+    def test_skip_changes_nothing_and_is_not_applied(self) -> None:
+        """skip() applies to any data, keeps levels raw, and is flagged not applied."""
+        cal = Calibration.skip()
+        assert not cal.applied
+        assert cal.mismatches(_observed("conversion_rate", K=2), pooling=None) == []
+        assert cal.adjust_level(0.8) == 0.8
+
+    def test_skip_round_trips(self) -> None:
+        again = Calibration.from_dict(json.loads(json.dumps(Calibration.skip().to_dict())))
+        assert again == Calibration.skip()
+
+    def test_applied_calibration_needs_a_regime(self) -> None:
+        with pytest.raises(ValueError, match="skip"):
+            Calibration(correction=CORR, metric=None, n_treatments=3, pooling="joint")
+
+
+class TestSerialisation:
+    def test_save_and_from_sweep_path(self, tmp_path: Path) -> None:
+        cal = _calibration(provenance={"note": "x"})
+        path = cal.save(tmp_path / "cal.json")
+        again = Calibration.from_sweep(path)
+        assert again == cal and again.provenance == {"note": "x"}
+
+    def test_unknown_name_lists_shipped(self) -> None:
+        with pytest.raises(ValueError, match="clustered_realistic_v1"):
+            Calibration.from_sweep("no_such_artifact")
+
+    def test_other_json_is_rejected(self, tmp_path: Path) -> None:
+        path = tmp_path / "x.json"
+        path.write_text('{"a": 1}')
+        with pytest.raises(ValueError, match="neither a calibration artifact"):
+            Calibration.from_sweep(path)
+
+
+class TestRegistry:
+    def test_lists_and_loads_clustered_realistic_v1(self) -> None:
+        """The shipped artifact loads, with its regime, versions and sweep settings."""
+        assert "clustered_realistic_v1" in available_artifacts()
+        cal = Calibration.from_sweep("clustered_realistic_v1")
+        assert (cal.metric, cal.n_treatments, cal.pooling) == ("revenue_per_visitor", 3, "joint")
+        assert cal.name == "clustered_realistic_v1" and cal.applied
+        assert {"pytyche", "bartz"} <= set(cal.provenance["sweep_versions"])
+        assert cal.provenance["sweep_settings"]["template"] == "clustered_realistic"
+        assert cal.adjust_level(0.8) >= 0.8
+
+    def test_import_stays_light(self) -> None:
+        """Importing pytyche.calibrate loads no JAX, bartz, matplotlib or Ray."""
+        import subprocess
+
+        code = ("import sys, pytyche.calibrate; "
+                "print([m for m in ('jax', 'bartz', 'matplotlib', 'ray') if m in sys.modules])")
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                             check=True)
+        assert out.stdout.strip() == "[]"
