@@ -58,6 +58,8 @@ _EXPORTS: dict[str, str] = {
                      "sequential_experiment", "simulated_experiment_generator")
     },
     "simulate": "pytyche.generators",
+    "Calibration": "pytyche.calibrate",
+    "LayeredCalibrationCorrection": "pytyche.calibrate",
     "StoreError": "pytyche.errors",
     "SetupReport": "pytyche._setup",
     "check_setup": "pytyche._setup",

@@ -417,6 +417,43 @@ def status(
             console.print(plan.prose_summary)
 
 
+# ---- calibrate ---------------------------------------------------------------------------
+
+
+@app.command()
+def calibrate(
+    sweep: str = typer.Option(..., help="Sweep file (JSON Lines); an existing one is resumed."),
+    artifact: str = typer.Option(None, help="Where to write the fitted calibration JSON."),
+    name: str = typer.Option(None, help="Name stored in the artifact."),
+    template: str = typer.Option("clustered_realistic", help="Scenario template to simulate."),
+    metric: str = typer.Option("revenue_per_visitor", help="Metric id."),
+    k: int = typer.Option(3, "--k", help="Number of treatments, control included."),
+    sizes: str = typer.Option("1000,3000,10000", help="Comma-separated visitor counts."),
+    seeds: int = typer.Option(100, help="Seeds 0..N-1 per size."),
+    pooling: str = typer.Option("joint", help="Hurdle pooling: joint or independent."),
+    workers: int = typer.Option(None, help="Worker processes (default 2; 0 = in process)."),
+    backend: str = typer.Option("process", help="process or ray (needs pytyche[distributed])."),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="Progress bar."),
+) -> None:
+    """Measure interval coverage on simulated experiments and fit a calibration to it."""
+    from pytyche.calibrate.workflow import run_calibrate
+
+    with _clean_errors():
+        size_list = [int(v) for v in (_split(sizes) or [])]
+        fitted = run_calibrate(sweep=sweep, artifact=artifact, name=name, template=template,
+                               metric=metric, K=k, sizes=size_list, seeds=seeds,
+                               pooling=pooling, workers=workers, backend=backend,  # type: ignore[arg-type]
+                               progress=progress)
+    table = Table(title=f"Calibration {fitted.name}: raw level used per nominal level")
+    table.add_column("nominal")
+    table.add_column("raw level")
+    for nominal, raw in fitted.describe().items():
+        table.add_row(f"{nominal:.0%}", f"{raw:.3f}")
+    console.print(table)
+    if artifact:
+        _print_files({"artifact": Path(artifact)})
+
+
 def main() -> None:
     """Entry point of the ``pytyche`` script."""
     try:

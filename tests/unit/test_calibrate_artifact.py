@@ -109,3 +109,25 @@ class TestRegistry:
         out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                              check=True)
         assert out.stdout.strip() == "[]"
+
+
+class TestCurveAndExports:
+    def test_curve_is_the_fitted_map(self):
+        """curve() gives the correction's coverage at each nominal level, monotone."""
+        import pytyche as pt
+
+        cal = pt.Calibration.from_sweep("clustered_realistic_v1")
+        curve = cal.curve([0.5, 0.8, 0.9])
+        assert curve["nominal"] == [0.5, 0.8, 0.9]
+        assert curve["empirical"] == sorted(curve["empirical"])
+        assert curve["empirical"][1] == cal.correction.coverage(0.8)
+
+    def test_cli_lists_the_calibrate_verb(self):
+        """`pytyche calibrate --help` documents the sweep options."""
+        from typer.testing import CliRunner
+
+        from pytyche.cli import app
+
+        result = CliRunner().invoke(app, ["calibrate", "--help"])
+        assert result.exit_code == 0
+        assert "--sweep" in result.output and "--backend" in result.output

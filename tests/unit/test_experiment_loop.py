@@ -181,6 +181,17 @@ class TestGuards:
             exp.advance()
         assert sum(issubclass(w.category, UncalibratedWarning) for w in caught) == 1
 
+    def test_skip_warns_like_no_calibration(self):
+        """Calibration.skip() labels the run uncalibrated and warns once as well."""
+        from pytyche.calibrate import Calibration
+
+        exp = make(n_rounds=2, calibration=Calibration.skip())
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            exp.advance()
+            exp.advance()
+        assert sum(issubclass(w.category, UncalibratedWarning) for w in caught) == 1
+
     def test_floors_must_leave_room(self):
         """Floors summing to 1 or more are refused."""
         with pytest.raises(ValueError, match="min_control_weight"):

@@ -277,6 +277,14 @@ class Calibration:
         _atomic_write(path, json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n")
         return path
 
+    def curve(self, levels: Iterable[float] | None = None) -> dict[str, list[float]]:
+        """The fitted R(p) curve: measured coverage of raw intervals at each nominal level
+        (``{"nominal": [...], "empirical": [...]}``; what :func:`pytyche.viz.plot_calibration`
+        draws)."""
+        grid = [float(p) for p in (levels if levels is not None else
+                                   [i / 100 for i in range(5, 100, 5)])]
+        return {"nominal": grid, "empirical": [float(self.correction.coverage(p)) for p in grid]}
+
     def describe(self, levels: Iterable[float] = (0.5, 0.8, 0.9, 0.95)) -> dict[float, float]:
         """Raw level used for each nominal level, e.g. ``{0.8: 0.93, ...}``."""
         return {float(p): self.adjust_level(p) for p in levels}

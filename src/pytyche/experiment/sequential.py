@@ -486,11 +486,14 @@ class SequentialExperiment:
 
         data, truth = self._generator(round_idx, plan)
         data = self._prepare_round(data, truth, plan, round_idx)
-        if self._calibration is None and not self._warned_uncalibrated:
+        uncalibrated = self._calibration is None or not getattr(self._calibration, "applied",
+                                                                 True)
+        if uncalibrated and not self._warned_uncalibrated:
             self._warned_uncalibrated = True
             warnings.warn(
-                "running uncalibrated BCF posteriors (calibration=None): interval coverage may "
-                "be optimistic at scale; pass calibration= to sequential_experiment to correct "
+                "running uncalibrated BCF posteriors (no calibration, or Calibration.skip()): "
+                "interval coverage may be optimistic at scale; pass "
+                "calibration=Calibration.from_sweep(...) to sequential_experiment to correct "
                 "it",
                 UncalibratedWarning,
                 stacklevel=3,
