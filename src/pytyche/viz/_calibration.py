@@ -59,7 +59,7 @@ def calibration_curve(source: Any) -> tuple[np.ndarray, np.ndarray]:
 
 
 def plot_calibration(calibration_or_curve: Any, reference: Any = None,
-                     ax: Axes | None = None, *, label: str = "calibrated",
+                     ax: Axes | None = None, *, label: str = "measured coverage",
                      reference_label: str = "uncalibrated") -> Axes:
     """R(p): how often an interval of nominal level p actually covered the truth.
 
