@@ -54,10 +54,12 @@ class CellObservation:
 
     id: str
     n_visitors: int
+    # the cell's own mean outcome, then its lift over Control (point and 80% interval)
     observed_rpv: float
     observed_rpv_ci: tuple[float, float]
     lift_vs_control: float
     lift_vs_control_ci: tuple[float, float]
+    # point lifts over the other non-Control cells, and how the cell routed visitors
     lift_vs_other_cells: dict[str, float]
     policy_summary: str
 

@@ -583,15 +583,15 @@ def _prose(
 def recommend(
     analysis: AnalysisResult,
     *,
-    history: Sequence[Experiment] = (),
     treatments: Sequence[str],
+    history: Sequence[Experiment] = (),
     schedule: Schedule | None = None,
-    min_control_weight: float = 0.05,
-    min_explore_weight: float = 0.05,
-    max_segment_depth: int = 3,
-    min_segment_share: float = 0.10,
-    graduation_rule: GraduationRule | None = None,
     seed: int = 0,
+    graduation_rule: GraduationRule | None = None,
+    min_explore_weight: float = 0.05,
+    min_control_weight: float = 0.05,
+    min_segment_share: float = 0.10,
+    max_segment_depth: int = 3,
     base_num_trees_tau: int | None = None,
 ) -> NextRoundPlan:
     """Build the next round's plan from this round's analysis.

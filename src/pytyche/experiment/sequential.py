@@ -114,19 +114,19 @@ def build_cumulative(
         seen.extend(v.name for v in data.variants if v.name not in seen)
     order = [t for t in treatments if t in seen] if treatments is not None else seen
     order += [t for t in seen if t not in order]
-    start: dict[tuple[int, str], int] = {}
-    offset = 0
+    # First cumulative row of each (round, variant) block, walking variant-major.
+    block_first: dict[tuple[int, str], int] = {}
+    next_row = 0
     for name in order:
         for r, data in enumerate(rounds):
-            for v in data.variants:
-                if v.name == name:
-                    start[(r, name)] = offset
-                    offset += v.n_visitors
-    positions = [
-        np.concatenate([np.arange(start[(r, v.name)], start[(r, v.name)] + v.n_visitors)
-                        for v in data.variants])
-        for r, data in enumerate(rounds)
-    ]
+            sizes = {v.name: v.n_visitors for v in data.variants}
+            if name in sizes:
+                block_first[(r, name)] = next_row
+                next_row += sizes[name]
+    positions = []
+    for r, data in enumerate(rounds):
+        blocks = [block_first[(r, v.name)] + np.arange(v.n_visitors) for v in data.variants]
+        positions.append(np.concatenate(blocks))
     variants = []
     for name in order:
         frames = [v.visitors for data in rounds for v in data.variants if v.name == name]
@@ -288,16 +288,16 @@ class SequentialExperiment:
         self,
         *,
         generator: Generator,
-        schedule: Schedule,
         treatments: Sequence[str],
-        cells: list[Cell] | None = None,
-        min_control_weight: float = 0.05,
-        min_explore_weight: float = 0.05,
-        max_segment_depth: int = 3,
-        min_segment_share: float = 0.10,
-        calibration: Any = None,
-        graduation_rule: GraduationRule | None = None,
+        schedule: Schedule,
         seed: int = 0,
+        calibration: Any = None,
+        cells: list[Cell] | None = None,
+        min_explore_weight: float = 0.05,
+        min_control_weight: float = 0.05,
+        min_segment_share: float = 0.10,
+        max_segment_depth: int = 3,
+        graduation_rule: GraduationRule | None = None,
         progress: bool = False,
         store: str | Path | None = None,
         fit_config: Any = None,
@@ -321,10 +321,9 @@ class SequentialExperiment:
             raise ValueError(msg)
         if cells is not None:
             validate_cell_weights(cells)
-        self._generator = generator
-        self._schedule = schedule
         self._treatments = names
-        self._cells = list(cells) if cells is not None else None
+        self._cells = None if cells is None else list(cells)
+        self._generator, self._schedule = generator, schedule
         self._min_control_weight = float(min_control_weight)
         self._min_explore_weight = float(min_explore_weight)
         self._max_segment_depth = int(max_segment_depth)
@@ -445,7 +444,7 @@ class SequentialExperiment:
         return self.advance()
 
     def advance(self, cells: list[Cell] | None = None) -> Experiment:
-        """Run one round and return its :class:`~pytyche.experiment.experiment.Experiment`.
+        """Play the next round: get its data, refit, analyze, plan; return the round's record.
 
         Parameters
         ----------
@@ -464,17 +463,15 @@ class SequentialExperiment:
         """
         round_idx = len(self._history)
         size = self._schedule.next_round_size(round_idx)
-        if size is None:
+        if size is None:  # the schedule is exhausted
             raise StopIteration
-        if self._current_plan is None:
-            plan = cold_start_plan(self._treatments, n_visitors=size)
-            if self._cells is not None:
-                plan = dataclasses.replace(plan, cells=tuple(self._cells))
-        else:
-            plan = self._current_plan
-        if cells is not None:
-            plan = dataclasses.replace(plan, cells=tuple(cells))
-        plan = dataclasses.replace(plan, n_visitors=size)
+        plan = self._current_plan or cold_start_plan(self._treatments, n_visitors=size)
+        chosen = cells if cells is not None else (
+            self._cells if self._current_plan is None else None)
+        updates: dict[str, Any] = {"n_visitors": size}
+        if chosen is not None:
+            updates["cells"] = tuple(chosen)
+        plan = dataclasses.replace(plan, **updates)
         ids = [c.id for c in plan.cells]
         if _PAST_ROUNDS in ids:
             msg = f"cell id {_PAST_ROUNDS!r} is reserved by the loop; rename that cell"
@@ -511,15 +508,15 @@ class SequentialExperiment:
 
         next_plan = recommend(
             analysis,
-            history=self._history,
-            treatments=self._treatments,
-            schedule=self._schedule,
-            min_control_weight=self._min_control_weight,
-            min_explore_weight=self._min_explore_weight,
-            max_segment_depth=self._max_segment_depth,
-            min_segment_share=self._min_segment_share,
-            graduation_rule=self._graduation_rule,
             seed=self._seed,
+            history=self._history,
+            schedule=self._schedule,
+            treatments=self._treatments,
+            graduation_rule=self._graduation_rule,
+            min_explore_weight=self._min_explore_weight,
+            min_control_weight=self._min_control_weight,
+            min_segment_share=self._min_segment_share,
+            max_segment_depth=self._max_segment_depth,
             base_num_trees_tau=self._base_num_trees_tau(),
         )
         truth_comparison = None
@@ -531,9 +528,9 @@ class SequentialExperiment:
                 analysis, cumulative_truth(truths, positions, n_total)
             )
         experiment = Experiment(
-            round_idx=round_idx, posterior=posterior, analysis=analysis,
-            cells_shipped=list(plan.cells), cell_observations=cell_observations,
-            next_recommendation=next_plan, truth_comparison=truth_comparison,
+            round_idx=round_idx, cells_shipped=list(plan.cells), posterior=posterior,
+            analysis=analysis, truth_comparison=truth_comparison,
+            cell_observations=cell_observations, next_recommendation=next_plan,
         )
         if self._store is not None:
             self._store.commit_round(
@@ -628,9 +625,9 @@ class SequentialExperiment:
                        f"{RESERVED_CELL_COLUMN!r} column; generators must record the cell that "
                        "allocated each visitor")
                 raise ValueError(msg)
-        rogue = [v.name for v in data.variants if v.name not in self._treatments]
-        if rogue:
-            msg = (f"round {round_idx} data has treatments {rogue} outside the experiment's "
+        unknown = sorted(set(data.treatments) - set(self._treatments))
+        if unknown:
+            msg = (f"round {round_idx} data has treatments {unknown} outside the experiment's "
                    f"treatments {self._treatments}")
             raise ValueError(msg)
         plan_ids = {c.id for c in plan.cells}
@@ -698,19 +695,20 @@ class SequentialExperiment:
         return list(self._rounds)
 
     @property
-    def latest(self) -> Experiment | None:
-        """The latest completed round, or ``None`` before the first."""
-        return self._history[-1] if self._history else None
-
-    @property
     def current_round_idx(self) -> int:
-        """Completed rounds, which is also the next round's index."""
+        """Index the next round will get (= number of rounds played)."""
         return len(self._history)
 
     @property
+    def latest(self) -> Experiment | None:
+        """Most recent round's record; ``None`` until a round has been played."""
+        return None if not self._history else self._history[-1]
+
+    @property
     def next_recommendation(self) -> NextRoundPlan | None:
-        """The engine's plan for the next round (``None`` before the first round)."""
-        return self._history[-1].next_recommendation if self._history else None
+        """What the engine proposes for the coming round; ``None`` until a round was played."""
+        latest = self.latest
+        return None if latest is None else latest.next_recommendation
 
     @property
     def treatments(self) -> list[str]:
@@ -751,11 +749,11 @@ class SequentialExperiment:
                    for s in plan.segments)
 
     def dropped_treatments(self) -> list[str]:
-        """Treatments of the universe missing from the latest plan's active list."""
-        plan = self.next_recommendation
-        if plan is None:
-            return []
-        return [t for t in self._treatments if t not in plan.treatments]
+        """Treatments the engine has taken out of the active list (in universe order)."""
+        active = set(() if self.next_recommendation is None else
+                     self.next_recommendation.treatments)
+        return [] if self.next_recommendation is None else [
+            name for name in self._treatments if name not in active]
 
     @property
     def confidence(self) -> Literal["high", "medium", "low"]:
@@ -780,13 +778,11 @@ class SequentialExperiment:
             f"Latest {latest.summary_one_line()}",
             plan.prose_summary,
         ]
-        candidates = self.graduation_candidates()
-        if candidates:
-            pairs = "; ".join(f"{c.treatment} in segment {c.segment.id}" for c in candidates)
-            paragraphs.append(f"Graduation candidates: {pairs}.")
-        dropped = self.dropped_treatments()
-        if dropped:
-            paragraphs.append(f"Dropped from the active list: {', '.join(dropped)}.")
+        if candidates := self.graduation_candidates():
+            listed = "; ".join(f"{c.treatment} (segment {c.segment.id})" for c in candidates)
+            paragraphs.append(f"Ready to graduate: {listed}.")
+        if gone := self.dropped_treatments():
+            paragraphs.append("No longer tested: " + ", ".join(gone) + ".")
         return "\n\n".join(paragraphs)
 
     def report(self) -> dict[str, Any]:
@@ -847,29 +843,12 @@ def _posterior_summary(analysis: Any) -> dict[str, np.ndarray]:
             if pd.api.types.is_numeric_dtype(frame[c])}
 
 
-def sequential_experiment(
-    *,
-    generator: Generator,
-    schedule: Schedule,
-    treatments: Sequence[str],
-    cells: list[Cell] | None = None,
-    min_control_weight: float = 0.05,
-    min_explore_weight: float = 0.05,
-    max_segment_depth: int = 3,
-    min_segment_share: float = 0.10,
-    calibration: Any = None,
-    graduation_rule: GraduationRule | None = None,
-    seed: int = 0,
-    progress: bool = False,
-    store: str | Path | None = None,
-    fit_config: Any = None,
-    fit_options: Mapping[str, Any] | None = None,
-    analysis_options: Mapping[str, Any] | None = None,
-) -> SequentialExperiment:
+def sequential_experiment(**options: Any) -> SequentialExperiment:
     """Start a sequential experiment (the L1 entry point).
 
-    Same parameters as :class:`SequentialExperiment`. Iterate the result (``next(exp)`` or
-    ``for r in exp``) to run rounds, or call ``run_to_completion()`` on a bounded schedule.
+    Takes exactly the keyword arguments of :class:`SequentialExperiment`. Iterate the result
+    (``next(exp)`` or ``for r in exp``) to run rounds, or call ``run_to_completion()`` on a
+    bounded schedule.
 
     Examples
     --------
@@ -880,11 +859,4 @@ def sequential_experiment(
     ...                             treatments=["control", "treatment_1", "treatment_2"])
     >>> # for r in exp: print(r.summary_one_line())
     """
-    return SequentialExperiment(
-        generator=generator, schedule=schedule, treatments=treatments, cells=cells,
-        min_control_weight=min_control_weight, min_explore_weight=min_explore_weight,
-        max_segment_depth=max_segment_depth, min_segment_share=min_segment_share,
-        calibration=calibration, graduation_rule=graduation_rule, seed=seed, progress=progress,
-        store=store, fit_config=fit_config, fit_options=fit_options,
-        analysis_options=analysis_options,
-    )
+    return SequentialExperiment(**options)
