@@ -176,6 +176,37 @@ def _check_seed(seed: object) -> int:
     return int(seed)
 
 
+def _fit_single(
+    family: str,
+    X: np.ndarray,
+    z: np.ndarray,
+    y: np.ndarray,
+    propensity: np.ndarray | None,
+    seed: object,
+    config: GPUBCFConfig | None,
+    progress: bool,
+) -> BCFFit:
+    """One-channel fit (continuous on standardized y, or probit on 0/1 y)."""
+    config = config or GPUBCFConfig()
+    seed = _check_seed(seed)
+    t0 = time.perf_counter()
+    Xf, zi, yf, pr = validate_inputs(X, z, y, propensity, config, family=family)
+    if family == "continuous":
+        y_model, mean, sd = standardize(yf)
+        scale = Scale("continuous", mean, sd)
+    else:
+        y_model, scale = yf, Scale("binary")
+    mu, tau, forests, timings = _run_engine(
+        Xf, zi, y_model[None], None, family, pr, seed, config, progress, scale
+    )
+    t1 = time.perf_counter()
+    draws = outcome_draws(scale, mu, tau, forests.sigma)
+    timings["draws_s"] = time.perf_counter() - t1
+    timings["total_s"] = time.perf_counter() - t0
+    K = int(zi.max()) + 1
+    return _finish(family, None, K, len(yf), config, seed, draws, (forests,), timings)
+
+
 def fit_continuous_arrays(
     X: np.ndarray,
     z: np.ndarray,
@@ -210,21 +241,7 @@ def fit_continuous_arrays(
         Bad shapes or dtypes, NaN features, fewer than ``max(10, 2·min_samples_leaf)``
         visitors in an arm; raised before any compilation.
     """
-    config = config or GPUBCFConfig()
-    seed = _check_seed(seed)
-    t0 = time.perf_counter()
-    Xf, zi, yf, pr = validate_inputs(X, z, y, propensity, config, family="continuous")
-    ys, mean, sd = standardize(yf)
-    scale = Scale("continuous", mean, sd)
-    mu, tau, forests, timings = _run_engine(
-        Xf, zi, ys[None], None, "continuous", pr, seed, config, progress, scale
-    )
-    t1 = time.perf_counter()
-    draws = outcome_draws(scale, mu, tau, forests.sigma)
-    timings["draws_s"] = time.perf_counter() - t1
-    timings["total_s"] = time.perf_counter() - t0
-    K = int(zi.max()) + 1
-    return _finish("continuous", None, K, len(yf), config, seed, draws, (forests,), timings)
+    return _fit_single("continuous", X, z, y, propensity, seed, config, progress)
 
 
 def fit_binary_arrays(
@@ -242,20 +259,7 @@ def fit_binary_arrays(
     Parameters are those of `fit_continuous_arrays`; `y` must be 0/1. The effects in
     ``draws['cate']`` are on the probability scale, Φ(μ + τ_j) − Φ(μ), per visitor and draw.
     """
-    config = config or GPUBCFConfig()
-    seed = _check_seed(seed)
-    t0 = time.perf_counter()
-    Xf, zi, yf, pr = validate_inputs(X, z, y, propensity, config, family="binary")
-    scale = Scale("binary")
-    mu, tau, forests, timings = _run_engine(
-        Xf, zi, yf[None], None, "binary", pr, seed, config, progress, scale
-    )
-    t1 = time.perf_counter()
-    draws = outcome_draws(scale, mu, tau, forests.sigma)
-    timings["draws_s"] = time.perf_counter() - t1
-    timings["total_s"] = time.perf_counter() - t0
-    K = int(zi.max()) + 1
-    return _finish("binary", None, K, len(yf), config, seed, draws, (forests,), timings)
+    return _fit_single("binary", X, z, y, propensity, seed, config, progress)
 
 
 def fit_hurdle_arrays(
