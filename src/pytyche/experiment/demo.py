@@ -8,9 +8,12 @@ uses the spec's default round sizes and fit settings instead.
 from __future__ import annotations
 
 import json
+import shutil
+import tempfile
 from pathlib import Path
 from typing import Any
 
+from pytyche.errors import StoreError
 from pytyche.experiment.schedule import GeometricSchedule
 from pytyche.experiment.sequential import SequentialExperiment, sequential_experiment
 from pytyche.experiment.simulate import simulated_experiment_generator
@@ -25,6 +28,8 @@ DEMO_FIT = {"num_burnin": 100, "num_samples": 100, "num_trees_mu": 30, "num_tree
 DEMO_ANALYSIS = {"n_bootstrap": 20}
 _FULL_ROUNDS = {"initial": 10_000, "growth": 2.0, "n_rounds": 3}
 _TREATMENTS = ("control", "treatment_1", "treatment_2")
+#: File that marks a folder as the demo's own, so a rerun may replace its outputs.
+_DEMO_MARKER = ".pytyche-demo"
 
 
 def run_demo(
@@ -35,7 +40,8 @@ def run_demo(
     Parameters
     ----------
     out_dir : str or path
-        Output folder (created; its ``store`` sub-folder must not exist yet).
+        Output folder (created). Running the demo again into the same folder replaces the
+        previous demo's outputs; a folder holding another experiment's store is refused.
     full : bool, default=False
         Use the spec's default sizes and fit settings instead of the demo configuration.
     seed : int, default=0
@@ -53,6 +59,13 @@ def run_demo(
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    marker = out / _DEMO_MARKER
+    if (out / "store").exists() and not marker.exists():
+        msg = (f"{out / 'store'} holds an experiment store that the demo did not write; "
+               "pick another --out folder")
+        raise StoreError(msg)
+    staging = Path(tempfile.mkdtemp(prefix=".store-", dir=out))
+    shutil.rmtree(staging)  # the store must be created by the experiment itself
     generator = simulated_experiment_generator(
         template="clustered_realistic", metric="revenue_per_visitor",
         effect_scale=DEFAULT_EFFECT_SCALE, K=3, seed=seed, treatment_names=_TREATMENTS,
@@ -64,12 +77,20 @@ def run_demo(
         treatments=_TREATMENTS,
         seed=seed,
         progress=progress,
-        store=out / "store",
+        store=staging,
         fit_config=None if full else GPUBCFConfig(**DEMO_FIT),
         analysis_options=None if full else DEMO_ANALYSIS,
     )
-    for _ in exp:
-        pass
+    try:
+        for _ in exp:
+            pass
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    marker.touch()
+    if (out / "store").exists():  # a previous demo's store: swap in the new one
+        shutil.rmtree(out / "store")
+    staging.rename(out / "store")
     report: dict[str, Any] = {
         "configuration": {"template": "clustered_realistic", "metric": "revenue_per_visitor",
                           "K": 3, "seed": seed, "full": full, "rounds": rounds,
@@ -77,7 +98,9 @@ def run_demo(
                           "analysis": "defaults" if full else DEMO_ANALYSIS},
         **exp.report(),
     }
-    (out / "summary.json").write_text(json.dumps(report, indent=2, default=_plain))
+    tmp = out / ".summary.json.tmp"
+    tmp.write_text(json.dumps(report, indent=2, default=_plain))
+    tmp.replace(out / "summary.json")
     return exp
 
 
