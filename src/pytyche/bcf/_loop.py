@@ -8,6 +8,7 @@ the same compiled program.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import time
 from functools import partial
@@ -28,11 +29,19 @@ _BLOCK_FNS: dict[tuple[Any, ...], Any] = {}
 
 
 def enable_compilation_cache() -> None:
-    """Turn on JAX's persistent compilation cache under ~/.cache/pytyche/jax (once)."""
+    """Turn on JAX's persistent compilation cache under ~/.cache/pytyche/jax (once).
+
+    Each (jax version, XLA_FLAGS, device count) gets its own sub-folder: an executable built
+    under other XLA flags (e.g. single-threaded sweep workers, forced host devices) can abort
+    the process when loaded, and JAX's cache key does not tell them apart.
+    """
     global _CACHE_ENABLED
     if _CACHE_ENABLED:
         return
-    path = Path(os.environ.get("PYTYCHE_JAX_CACHE", Path.home() / ".cache" / "pytyche" / "jax"))
+    root = Path(os.environ.get("PYTYCHE_JAX_CACHE", Path.home() / ".cache" / "pytyche" / "jax"))
+    flavour = "|".join((jax.__version__, os.environ.get("XLA_FLAGS", ""),
+                        str(jax.device_count()), jax.default_backend()))
+    path = root / hashlib.sha256(flavour.encode()).hexdigest()[:16]
     try:
         path.mkdir(parents=True, exist_ok=True)
         jax.config.update("jax_compilation_cache_dir", str(path))
