@@ -34,11 +34,16 @@ def enable_compilation_cache() -> None:
     Each (jax version, XLA_FLAGS, device count) gets its own sub-folder: an executable built
     under other XLA flags (e.g. single-threaded sweep workers, forced host devices) can abort
     the process when loaded, and JAX's cache key does not tell them apart.
+    ``PYTYCHE_JAX_CACHE`` names another folder, or turns the cache off with ``off``.
     """
     global _CACHE_ENABLED
     if _CACHE_ENABLED:
         return
-    root = Path(os.environ.get("PYTYCHE_JAX_CACHE", Path.home() / ".cache" / "pytyche" / "jax"))
+    _CACHE_ENABLED = True
+    setting = os.environ.get("PYTYCHE_JAX_CACHE", "")
+    if setting.lower() in ("0", "off", "false", "no"):
+        return  # opted out (the test suite does: see tests/conftest.py)
+    root = Path(setting or Path.home() / ".cache" / "pytyche" / "jax")
     flavour = "|".join((jax.__version__, os.environ.get("XLA_FLAGS", ""),
                         str(jax.device_count()), jax.default_backend()))
     path = root / hashlib.sha256(flavour.encode()).hexdigest()[:16]
@@ -48,7 +53,6 @@ def enable_compilation_cache() -> None:
         jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
     except OSError:  # pragma: no cover - read-only home: run without the cache
         pass
-    _CACHE_ENABLED = True
 
 
 def _block_fn(k: int, sigma_mode: str, block_size: int) -> Any:
