@@ -181,7 +181,7 @@ class TestV2GeneratorConfig:
 
     def test_cart_revenue_not_implemented(self):
         """Only log-normal baskets exist; a revenue model is refused loudly."""
-        with pytest.raises(NotImplementedError, match="cart"):
+        with pytest.raises(ValueError, match="cart"):
             V2GeneratorConfig(10, _copula(), _deterministic_mode("conversion_rate", 2),
                               AssignmentConfig(), 0, revenue_model=object())
 

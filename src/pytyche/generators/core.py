@@ -396,10 +396,10 @@ class V2GeneratorConfig:
 def _check_revenue_model(revenue_model: Any) -> None:
     if revenue_model is not None:
         msg = (
-            "revenue_model: the cart revenue model is not implemented; pass None for "
-            "log-normal baskets"
+            f"revenue_model={revenue_model!r}: pytyche simulates log-normal baskets only "
+            "(no cart revenue model); pass None"
         )
-        raise NotImplementedError(msg)
+        raise ValueError(msg)
 
 
 # --------------------------------------------------------------------------------------------
@@ -570,8 +570,7 @@ def compute_potential_outcomes(
     ValueError
         A surface gives a non-finite value, a probability outside [0, 1], a negative
         dispersion or a non-positive basket mean.
-    NotImplementedError
-        ``revenue_model`` is not None.
+        ``revenue_model`` is not None: only log-normal baskets are simulated.
     """
     _check_revenue_model(revenue_model)
     family = metric_mode.metric_family
@@ -803,8 +802,7 @@ def assign_and_observe(
         Bad ``treatment_assignment`` (length, dtype, indices) or ``assignment_probabilities``,
         ``assignment`` not matching K, a metric whose channels the truth lacks, or reserved
         outcome/propensity columns already in ``features``.
-    NotImplementedError
-        ``revenue_model`` is not None.
+        ``revenue_model`` is not None: only log-normal baskets are simulated.
     """
     _check_revenue_model(revenue_model)
     family = metric_family_of(metric_id)
