@@ -14,6 +14,7 @@ import numpy as np
 
 from pytyche.bcf._draws import ForestDraws, Scale, outcome_draws
 from pytyche.bcf._preprocess import prepare, standardize, validate_inputs
+from pytyche.bcf._warm import warm_start_from
 from pytyche.bcf.config import GPUBCFConfig
 from pytyche.bcf.diagnostics import summarize_chains
 from pytyche.errors import SchemaViolation
@@ -87,11 +88,14 @@ def _run_engine(
     config: GPUBCFConfig,
     progress: bool,
     scale: Scale,
+    warm_forests: ForestDraws | None = None,
 ) -> tuple[np.ndarray, np.ndarray, ForestDraws, dict[str, float]]:
-    """Fit one BCF; return raw μ (S, k, n), τ (S, K−1, k, n), the forests and timings."""
-    from pytyche.bcf import _bartz_adapter as bz
+    """Fit one BCF; return raw μ (S, k, n), τ (S, K−1, k, n), the forests and timings.
+
+    `warm_forests` (a previous fit's trees) starts every forest from their last kept draw.
+    """
     from pytyche.bcf._loop import run_chains
-    from pytyche.bcf._state import ModelSpec, build_engine
+    from pytyche.bcf._state import ModelSpec, build_engine, forest_backend
 
     t0 = time.perf_counter()
     K = int(z.max()) + 1
@@ -103,8 +107,15 @@ def _run_engine(
     if observed_extra is not None:
         obs[:, : prep.n] &= observed_extra
     spec = ModelSpec(kind, Y, obs)
-    state, data = build_engine(prep, spec, config)
-    mu_offset = np.asarray(bz.offset(state.mu), np.float32).reshape(k)
+    warm = None
+    if warm_forests is not None:
+        warm = warm_start_from(
+            warm_forests, prep.binning.cutpoints, prep.binning.max_split, num_features=prep.p,
+            num_trees_mu=config.num_trees_mu, num_trees_tau=config.num_trees_tau,
+            num_arms=K, half_tree_size=2 ** (config.max_depth - 1))
+    state, data = build_engine(prep, spec, config, warm)
+    backend = forest_backend(kind, config)
+    mu_offset = np.asarray(backend.offset(state.mu), np.float32).reshape(k)
     t_init = time.perf_counter() - t0
     rec, timings = run_chains(
         state,
@@ -119,6 +130,7 @@ def _run_engine(
         block_size=config.block_size,
         progress=progress,
         desc=f"BCF {kind}",
+        backend=backend,
     )
     n = prep.n
     mu = rec["mu_fit"][:, :, :n]
@@ -185,6 +197,7 @@ def _fit_single(
     seed: object,
     config: GPUBCFConfig | None,
     progress: bool,
+    warm_start: tuple[ForestDraws, ...] | None = None,
 ) -> BCFFit:
     """One-channel fit (continuous on standardized y, or probit on 0/1 y)."""
     config = config or GPUBCFConfig()
@@ -197,7 +210,8 @@ def _fit_single(
     else:
         y_model, scale = yf, Scale("binary")
     mu, tau, forests, timings = _run_engine(
-        Xf, zi, y_model[None], None, family, pr, seed, config, progress, scale
+        Xf, zi, y_model[None], None, family, pr, seed, config, progress, scale,
+        None if warm_start is None else warm_start[0],
     )
     t1 = time.perf_counter()
     draws = outcome_draws(scale, mu, tau, forests.sigma)
@@ -216,6 +230,7 @@ def fit_continuous_arrays(
     seed: int = 0,
     config: GPUBCFConfig | None = None,
     progress: bool = True,
+    warm_start: tuple[ForestDraws, ...] | None = None,
 ) -> BCFFit:
     """Fit a Gaussian multi-arm BCF.
 
@@ -229,6 +244,8 @@ def fit_continuous_arrays(
     seed : non-negative integer; the same seed gives identical draws on the same device.
     config : sampler settings, default `GPUBCFConfig()`.
     progress : show a tqdm bar over burn-in and sampling.
+    warm_start : a previous fit's `forests` (same config, arms and features): every forest
+        starts from the tree structures of its last kept draw instead of single leaves.
 
     Returns
     -------
@@ -241,7 +258,7 @@ def fit_continuous_arrays(
         Bad shapes or dtypes, NaN features, fewer than ``max(10, 2·min_samples_leaf)``
         visitors in an arm; raised before any compilation.
     """
-    return _fit_single("continuous", X, z, y, propensity, seed, config, progress)
+    return _fit_single("continuous", X, z, y, propensity, seed, config, progress, warm_start)
 
 
 def fit_binary_arrays(
@@ -253,13 +270,14 @@ def fit_binary_arrays(
     seed: int = 0,
     config: GPUBCFConfig | None = None,
     progress: bool = True,
+    warm_start: tuple[ForestDraws, ...] | None = None,
 ) -> BCFFit:
     """Fit a probit multi-arm BCF (latent-variable augmentation) to a 0/1 outcome.
 
     Parameters are those of `fit_continuous_arrays`; `y` must be 0/1. The effects in
     ``draws['cate']`` are on the probability scale, Φ(μ + τ_j) − Φ(μ), per visitor and draw.
     """
-    return _fit_single("binary", X, z, y, propensity, seed, config, progress)
+    return _fit_single("binary", X, z, y, propensity, seed, config, progress, warm_start)
 
 
 def fit_hurdle_arrays(
@@ -272,6 +290,7 @@ def fit_hurdle_arrays(
     seed: int = 0,
     config: GPUBCFConfig | None = None,
     progress: bool = True,
+    warm_start: tuple[ForestDraws, ...] | None = None,
 ) -> BCFFit:
     """Fit a hurdle BCF to a zero-inflated non-negative outcome (revenue per visitor).
 
@@ -312,7 +331,8 @@ def fit_hurdle_arrays(
         y_model = np.stack([conv.astype(np.float32), ls_full])
         observed = np.stack([np.ones_like(conv), conv])
         mu, tau, forests, timings = _run_engine(
-            Xf, zi, y_model, observed, "hurdle", pr, seed, config, progress, scale
+            Xf, zi, y_model, observed, "hurdle", pr, seed, config, progress, scale,
+            None if warm_start is None else warm_start[0],
         )
         t1 = time.perf_counter()
         draws = outcome_draws(scale, mu, tau, forests.sigma)
@@ -320,7 +340,7 @@ def fit_hurdle_arrays(
     else:
         mu_c, tau_c, f_conv, tm_c = _run_engine(
             Xf, zi, conv.astype(np.float32)[None], None, "binary", pr, seed, config,
-            progress, Scale("binary"),
+            progress, Scale("binary"), None if warm_start is None else warm_start[0],
         )
         validate_inputs(  # converters alone must still fill every arm
             Xf[conv], zi[conv], yf[conv], None if pr is None else pr[conv], config,
@@ -329,7 +349,7 @@ def fit_hurdle_arrays(
         _, _, f_sev, tm_s = _run_engine(
             Xf[conv], zi[conv], ls_full[conv][None], None, "continuous",
             None if pr is None else pr[conv], seed + 1, config, progress,
-            Scale("continuous", ls_mean, ls_sd),
+            Scale("continuous", ls_mean, ls_sd), None if warm_start is None else warm_start[-1],
         )
         t1 = time.perf_counter()
         mu_s, tau_s = f_sev.raw_predict(Xf, pr)

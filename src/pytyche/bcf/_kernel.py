@@ -18,10 +18,15 @@ of truth. One iteration:
 The record of a kept iteration holds μ and every τ_j at every visitor (μ from the complete
 residual, τ_j by traversing its trees at all rows, since τ_j's state only covers its arm)
 and the kept trees themselves in compact form.
+
+The forest states come from a backend module passed to `make_step` / `make_record`:
+`_bartz_adapter` by default, or `_hurdle_forest` (pytyche's own kernel, the default for the
+joint hurdle; see `GPUBCFConfig.hurdle_kernel`). Both expose the same functions.
 """
 
 from __future__ import annotations
 
+from types import ModuleType
 from typing import Any, NamedTuple
 
 import jax
@@ -29,6 +34,7 @@ import jax.numpy as jnp
 from jax import lax, random
 
 from pytyche.bcf import _bartz_adapter as bz
+from pytyche.bcf._traverse import forest_sum
 
 __all__ = ["EngineData", "EngineState", "Record", "make_record", "make_step"]
 
@@ -77,23 +83,40 @@ def _with_k(a: jax.Array, k: int, axis: int) -> jax.Array:
     return jnp.expand_dims(a, axis) if k == 1 else a
 
 
-def make_step(k: int) -> Any:
-    """Build ``step(key, state, data) -> state`` for `k` outcome components."""
+def _prognostic_fit(backend: ModuleType, mu: Any, tau_own: jax.Array, k: int) -> jax.Array:
+    """μ (offset included) at every row, (k, n).
+
+    A backend whose μ residual is complete at every entry (bartz) gives it as the total fit
+    minus the visitor's own τ. A backend that keeps some residuals only where they carry
+    likelihood (the hurdle kernel: severity on converters) provides ``prognostic_fit``.
+    """
+    own = getattr(backend, "prognostic_fit", None)
+    if own is not None:
+        return own(mu, tau_own)
+    return _with_k(backend.total_fit(mu), k, 0) - tau_own
+
+
+def make_step(k: int, backend: ModuleType = bz) -> Any:
+    """Build ``step(key, state, data) -> state`` for `k` outcome components.
+
+    `backend` is the forest module the states belong to (`_bartz_adapter`, or
+    `_hurdle_forest` for the joint hurdle); both expose the same functions.
+    """
 
     def step(key: jax.Array, state: EngineState, data: EngineData) -> EngineState:
         key_mu, key_tau = random.split(key)
-        mu = bz.full_step(key_mu, state.mu)
-        r = bz.resid_data(mu)
-        prec = bz.error_precision(mu)
+        mu = backend.full_step(key_mu, state.mu)
+        r = backend.resid_data(mu)
+        prec = backend.error_precision(mu)
         num_arms = data.arm_index.shape[0]
         keys = random.split(key_tau, num_arms)
 
         def one_arm(args: tuple[Any, Any, Any]) -> tuple[Any, jax.Array]:
             key_j, tau_j, idx_j = args
             r_j = jnp.take(r, idx_j, axis=-1, mode="fill", fill_value=0.0)
-            tau_j = bz.with_error_precision(bz.with_resid_data(tau_j, r_j), prec)
-            tau_j = bz.tree_step(key_j, tau_j)
-            return tau_j, bz.resid_data(tau_j)
+            tau_j = backend.with_error_precision(backend.with_resid_data(tau_j, r_j), prec)
+            tau_j = backend.tree_step(key_j, tau_j)
+            return tau_j, backend.resid_data(tau_j)
 
         tau, r_arms = lax.map(one_arm, (keys, state.tau, data.arm_index))
         flat_idx = data.arm_index.reshape(-1)
@@ -101,49 +124,47 @@ def make_step(k: int) -> Any:
             r = r.at[flat_idx].set(r_arms.reshape(-1), mode="drop")
         else:
             r = r.at[:, flat_idx].set(jnp.moveaxis(r_arms, 1, 0).reshape(k, -1), mode="drop")
-        return EngineState(mu=bz.with_resid_data(mu, r), tau=tau)
+        return EngineState(mu=backend.with_resid_data(mu, r), tau=tau)
 
     return step
 
 
-def make_record(k: int, sigma_mode: str) -> Any:
+def make_record(k: int, sigma_mode: str, backend: ModuleType = bz) -> Any:
     """Build ``record(state, data) -> Record``.
 
     `sigma_mode` is 'scalar' (continuous: the error precision is a scalar), 'one' (probit) or
-    'sev' (hurdle: component 1 of a diagonal precision).
+    'sev' (hurdle: component 1 of a diagonal precision). `backend` as in `make_step`.
     """
 
     def record(state: EngineState, data: EngineData) -> Record:
         mu = state.mu
-        var_t, split_t = bz.tree_heaps(state.tau)
-        leaves_t = _with_k(jax.vmap(bz.leaf_values)(state.tau), k, 2)  # (A, T, k, S)
+        var_t, split_t = backend.tree_heaps(state.tau)
+        leaves_t = _with_k(jax.vmap(backend.leaf_values)(state.tau), k, 2)  # (A, T, k, S)
 
         def eval_arm(args: tuple[Any, Any, Any]) -> jax.Array:
             v, s, lv = args
-            idx = bz.traverse(data.X_tau, v, s).astype(jnp.int32)  # (T, n)
-            g = jnp.take_along_axis(lv[:, :, None, :], idx[:, None, :, None], axis=3)
-            return g[..., 0].sum(axis=0)  # (k, n)
+            return forest_sum(data.X_tau, v, s, lv)  # (k, n), visits only existing nodes
 
         tau_fit = lax.map(eval_arm, (var_t, split_t, leaves_t))  # (A, k, n)
         # μ = (outcome or latent) − residual − the visitor's own τ: O(n), no tree gather
         tau_all = jnp.concatenate([jnp.zeros_like(tau_fit[:1]), tau_fit], axis=0)
         tau_own = jnp.take_along_axis(tau_all, data.arm[None, None, :], axis=0)[0]
-        mu_fit = _with_k(bz.total_fit(mu), k, 0) - tau_own
-        prec = bz.error_precision(mu)
+        mu_fit = _prognostic_fit(backend, mu, tau_own, k)
+        prec = backend.error_precision(mu)
         if sigma_mode == "scalar":
             sigma = lax.rsqrt(prec)
         elif sigma_mode == "sev":
             sigma = lax.rsqrt(prec[1, 1])
         else:
             sigma = jnp.float32(1.0)
-        var_m, split_m = bz.tree_heaps(mu)
+        var_m, split_m = backend.tree_heaps(mu)
         return Record(
             mu_fit=mu_fit.astype(jnp.float32),
             tau_fit=tau_fit.astype(jnp.float32),
             sigma=jnp.asarray(sigma, jnp.float32),
             mu_var=var_m,
             mu_split=split_m,
-            mu_leaf=_with_k(bz.leaf_values(mu), k, 1),
+            mu_leaf=_with_k(backend.leaf_values(mu), k, 1),
             tau_var=var_t,
             tau_split=split_t,
             tau_leaf=leaves_t,

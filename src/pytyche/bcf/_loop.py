@@ -13,6 +13,7 @@ import os
 import time
 from functools import partial
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import jax
@@ -20,6 +21,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax, random
 
+from pytyche.bcf import _bartz_adapter as bz
 from pytyche.bcf._kernel import EngineData, EngineState, Record, make_record, make_step
 
 __all__ = ["enable_compilation_cache", "run_chains"]
@@ -55,13 +57,13 @@ def enable_compilation_cache() -> None:
         pass
 
 
-def _block_fn(k: int, sigma_mode: str, block_size: int) -> Any:
-    """The jitted block runner for one model shape family (cached per process)."""
-    key = (k, sigma_mode, block_size)
+def _block_fn(k: int, sigma_mode: str, block_size: int, backend: ModuleType = bz) -> Any:
+    """The jitted block runner for one model shape family and forest backend (cached)."""
+    key = (k, sigma_mode, block_size, backend.__name__)
     if key in _BLOCK_FNS:
         return _BLOCK_FNS[key]
-    step = make_step(k)
-    record = make_record(k, sigma_mode)
+    step = make_step(k, backend)
+    record = make_record(k, sigma_mode, backend)
 
     @partial(jax.jit, donate_argnums=(0,))
     def run_block(
@@ -113,6 +115,7 @@ def run_chains(
     block_size: int,
     progress: bool,
     desc: str = "BCF",
+    backend: ModuleType = bz,
 ) -> tuple[dict[str, np.ndarray], dict[str, float]]:
     """Run the chains; return stacked kept records and timings.
 
@@ -121,7 +124,8 @@ def run_chains(
     ``XLA_FLAGS=--xla_force_host_platform_device_count``) chains run in waves of one chain per
     device: each block is dispatched to every device of the wave before any result is awaited,
     so the devices work at the same time. Keys depend only on (seed, chain, iteration), so the
-    draws do not depend on the device count.
+    draws do not depend on the device count. `backend` is the forest module the states come
+    from (see `_state.forest_backend`).
 
     Returns
     -------
@@ -132,7 +136,7 @@ def run_chains(
         burn-in blocks (MCMC step only) and sampling blocks (step plus recording draws).
     """
     enable_compilation_cache()
-    run_block = _block_fn(k, sigma_mode, block_size)
+    run_block = _block_fn(k, sigma_mode, block_size, backend)
     total = num_burnin + num_samples * thin
     n_blocks = -(-total // block_size)
     it = np.arange(n_blocks * block_size)

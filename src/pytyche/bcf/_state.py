@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from types import ModuleType
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -11,11 +13,13 @@ from scipy.special import ndtri
 from scipy.stats import chi2
 
 from pytyche.bcf import _bartz_adapter as bz
+from pytyche.bcf import _hurdle_forest as hf
 from pytyche.bcf._kernel import EngineData, EngineState
-from pytyche.bcf._preprocess import Prepared
+from pytyche.bcf._preprocess import Prepared, bucket_size
+from pytyche.bcf._warm import WarmStart
 from pytyche.bcf.config import GPUBCFConfig
 
-__all__ = ["ModelSpec", "build_engine"]
+__all__ = ["ModelSpec", "build_engine", "forest_backend"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,15 +49,41 @@ def _error_rate(config: GPUBCFConfig) -> float:
     return float(chi2.ppf(1.0 - config.sigma_quantile, config.sigma_df))
 
 
-def _stack(states: list[bz.State]) -> bz.State:
+def _stack(states: list[Any]) -> Any:
     return jax.tree.map(lambda *a: jnp.stack(a), *states)
 
 
+def forest_backend(kind: str, config: GPUBCFConfig) -> ModuleType:
+    """The forest module a fit's states come from.
+
+    The joint hurdle runs on pytyche's own 2-component kernel (`_hurdle_forest`) unless
+    ``config.hurdle_kernel == 'bartz'``; every other model runs on bartz (`_bartz_adapter`).
+    """
+    if kind == "hurdle" and config.hurdle_kernel == "pytyche":
+        return hf
+    return bz
+
+
+def _converter_pad(prep: Prepared, spec: ModelSpec) -> dict[str, int]:
+    """Keyword for the hurdle kernel's τ states: one converter length for every arm.
+
+    The τ states are stacked over arms, so their compact converter arrays need one length.
+    """
+    counts = [int(spec.observed[1, prep.arm_index[j][prep.arm_index[j] < prep.n_pad]].sum())
+              for j in range(prep.K - 1)]
+    return {"converter_pad": bucket_size(max(counts))}
+
+
 def build_engine(
-    prep: Prepared, spec: ModelSpec, config: GPUBCFConfig
+    prep: Prepared, spec: ModelSpec, config: GPUBCFConfig, warm: WarmStart | None = None
 ) -> tuple[EngineState, EngineData]:
-    """Initialize the μ state over all rows and one τ state per non-control arm."""
+    """Initialize the μ state over all rows and one τ state per non-control arm.
+
+    With `warm`, every forest starts from the given tree structures (zero leaves) instead of
+    single-leaf trees.
+    """
     k = spec.k
+    fb = forest_backend(spec.kind, config)
     q_mu = prep.X_mu.shape[0]
     missing_mu = ~spec.observed
     if spec.kind == "continuous":
@@ -71,7 +101,7 @@ def build_engine(
         offset = np.array([ndtri(rate), 0.0], np.float32)
         error = "diag"
     y_mu = spec.y[0] if k == 1 else spec.y
-    mu = bz.init_forest(
+    mu = fb.init_forest(
         X=prep.X_mu,
         y=y_mu,
         outcome_type=outcome,
@@ -88,16 +118,19 @@ def build_engine(
         error_rate=_error_rate(config),
         error_df=config.sigma_df,
     )
+    if warm is not None:
+        mu = fb.with_topology(mu, warm.mu_var, warm.mu_split)
     p = prep.p
     X_tau_full = np.concatenate([prep.X_mu[:p], np.zeros((p, 1), np.uint8)], axis=1)
     obs_full = np.concatenate([spec.observed, np.zeros((k, 1), bool)], axis=1)
     tau_var = [config.var_tau] if k == 1 else [config.var_tau, config.var_tau_sev]
+    tau_extra = _converter_pad(prep, spec) if fb is hf else {}
     taus = []
-    for j in range(prep.K - 1):  # loop over arms, each its own bartz state
+    for j in range(prep.K - 1):  # loop over arms, each its own forest state
         idx = prep.arm_index[j]
         miss = ~obs_full[:, idx]
         taus.append(
-            bz.init_forest(
+            fb.init_forest(
                 X=X_tau_full[:, idx],
                 y=np.zeros((k, idx.size), np.float32)[0 if k == 1 else slice(None)],
                 outcome_type="continuous" if k == 1 else ["continuous"] * k,
@@ -111,8 +144,11 @@ def build_engine(
                 missing=miss[0] if k == 1 else miss,
                 min_points_per_leaf=config.min_samples_leaf,
                 error="fixed" if k == 1 else "diag_fixed",
+                **tau_extra,
             )
         )
+        if warm is not None:
+            taus[-1] = fb.with_topology(taus[-1], warm.tau_var[j], warm.tau_split[j])
     del q_mu
     data = EngineData(
         arm_index=jnp.asarray(prep.arm_index),

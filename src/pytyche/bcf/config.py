@@ -9,7 +9,10 @@ import math
 from dataclasses import dataclass, fields
 from statistics import NormalDist
 
-__all__ = ["GPUBCFConfig", "compute_num_trees_tau"]
+__all__ = ["HURDLE_KERNELS", "GPUBCFConfig", "compute_num_trees_tau"]
+
+HURDLE_KERNELS = ("pytyche", "bartz")
+"""Allowed values of `GPUBCFConfig.hurdle_kernel`."""
 
 
 def _check_int(name: str, value: object, lo: int, hi: int) -> None:
@@ -82,7 +85,8 @@ class GPUBCFConfig:
     """Keep one draw every `thin` iterations of the sampling phase, 1 to 1,000."""
 
     min_samples_leaf: int = 5
-    """Fewest visitors a leaf may hold (padding rows count as in bartz), 1 to 10,000."""
+    """Fewest visitors a leaf may hold, 1 to 10,000 (bartz forests also count padding rows;
+    the joint hurdle's own kernel counts real visitors only)."""
 
     var_mu: float = 1.0
     """Prior variance of μ(x) summed over trees (standardized or probit units), in (0, 100]."""
@@ -106,6 +110,12 @@ class GPUBCFConfig:
     """MCMC iterations per compiled block between progress-bar updates, 1 to 10,000.
     Draws do not depend on it (each iteration's key comes from its global index), but each
     distinct value compiles its own block function."""
+
+    hurdle_kernel: str = "pytyche"
+    """Forest kernel of the joint hurdle: 'pytyche' (default; pytyche's own 2-component
+    kernel, whose cost per tree grows like visitors + converters) or 'bartz' (bartz's masked
+    multivariate forest, about k²·n per tree, kept for comparison). Both sample the same
+    posterior; other models always run on bartz."""
 
     @property
     def total_iterations(self) -> int:
@@ -132,8 +142,12 @@ class GPUBCFConfig:
         _check_float("sigma_df", self.sigma_df, 0.0, 1000.0, lo_open=True)
         _check_float("sigma_quantile", self.sigma_quantile, 0.0, 0.999999, lo_open=True)
         _check_int("block_size", self.block_size, 1, 10_000)
+        if self.hurdle_kernel not in HURDLE_KERNELS:
+            msg = (f"GPUBCFConfig.hurdle_kernel={self.hurdle_kernel!r}: expected one of "
+                   f"{', '.join(map(repr, HURDLE_KERNELS))}")
+            raise ValueError(msg)
 
-    def to_dict(self) -> dict[str, int | float]:
+    def to_dict(self) -> dict[str, int | float | str]:
         """Return the fields as a plain dict (JSON-ready)."""
         return {f.name: getattr(self, f.name) for f in fields(self)}
 

@@ -58,7 +58,7 @@ def _engine_inputs(observed: ObservedExperimentData):
 
 def _fit_public(result_type: type, engine: str, observed: ObservedExperimentData, *,
                 observed_copy: ObservedCopy, calibration: Any, pooling: str | None = None,
-                **engine_kwargs: Any):
+                warm_start: Any = None, **engine_kwargs: Any):
     """Check everything cheap first, then run the array-level `engine` and wrap its draws."""
     from pytyche.bcf import _arrays
 
@@ -67,19 +67,41 @@ def _fit_public(result_type: type, engine: str, observed: ObservedExperimentData
     calibration = _calibration_for(observed, calibration, pooling)
     if pooling is not None:
         engine_kwargs["pooling"] = pooling
+    if warm_start is not None:
+        engine_kwargs["warm_start"] = _warm_forests(warm_start, result_type, pooling)
     result = getattr(_arrays, engine)(X, z, y, propensity=propensity, **engine_kwargs)
     return result_type(observed=stash, fit=result, calibration=calibration)
 
 
 def _calibration_for(observed: ObservedExperimentData, calibration: Any, pooling: str | None):
-    """Validate a calibration against the data's regime before spending time on the fit."""
+    """Validate a calibration against the data's regime before spending time on the fit,
+    and resolve a size-aware one for the data's number of visitors."""
     if calibration is None:
         return None
     mismatches = calibration.mismatches(observed, pooling=pooling)
     if mismatches:
         msg = "calibration does not apply to this data: " + "; ".join(mismatches)
         raise ValueError(msg)
-    return calibration
+    return resolve_for(calibration, observed)
+
+
+def _warm_forests(previous: Any, result_type: type, pooling: str | None):
+    """The trees of ``previous`` to warm-start from, after checking it is the same kind of fit."""
+    if not isinstance(previous, result_type):
+        msg = (f"warm_start: expected a {result_type.__name__} from an earlier fit of the same "
+               f"kind, got {type(previous).__name__}")
+        raise TypeError(msg)
+    if pooling is not None and previous.fit.pooling != pooling:
+        msg = (f"warm_start: the previous posterior used pooling={previous.fit.pooling!r}, "
+               f"this fit pooling={pooling!r}; warm-start from a fit with the same pooling")
+        raise ValueError(msg)
+    return previous.fit.forests
+
+
+def resolve_for(calibration: Any, observed: ObservedExperimentData) -> Any:
+    """``calibration.for_size(n visitors)`` when it has one (size-aware calibrations)."""
+    for_size = getattr(calibration, "for_size", None)
+    return calibration if for_size is None else for_size(observed.n_visitors)
 
 
 def fit_continuous_bcf(
@@ -90,6 +112,7 @@ def fit_continuous_bcf(
     progress: bool = True,
     observed_copy: ObservedCopy = "view",
     calibration: Any = None,
+    warm_start: Any = None,
 ) -> ContinuousBCFResult:
     """Fit a Gaussian BCF with one τ forest per non-control treatment (K = 2..10).
 
@@ -108,6 +131,11 @@ def fit_continuous_bcf(
         How the posterior keeps ``observed``; see :func:`stash_observed`.
     calibration : Calibration, optional
         Coverage correction for the posterior's intervals.
+    warm_start : ContinuousBCFResult, optional
+        A posterior of an earlier fit with the same config, treatments and features (for
+        example the previous round of a sequential experiment, on fewer visitors). Every
+        forest starts from the tree structures of its last draw instead of single leaves;
+        thresholds are carried as feature values, so the new data may bin differently.
 
     Returns
     -------
@@ -115,7 +143,7 @@ def fit_continuous_bcf(
     """
     return _fit_public(ContinuousBCFResult, "fit_continuous_arrays", observed, config=config,
                        seed=seed, progress=progress, observed_copy=observed_copy,
-                       calibration=calibration)
+                       calibration=calibration, warm_start=warm_start)
 
 
 def fit_binary_bcf(
@@ -126,6 +154,7 @@ def fit_binary_bcf(
     progress: bool = True,
     observed_copy: ObservedCopy = "view",
     calibration: Any = None,
+    warm_start: Any = None,
 ) -> BinaryBCFResult:
     """Fit a probit BCF to a 0/1 outcome; effects are differences in probability.
 
@@ -133,7 +162,7 @@ def fit_binary_bcf(
     """
     return _fit_public(BinaryBCFResult, "fit_binary_arrays", observed, config=config,
                        seed=seed, progress=progress, observed_copy=observed_copy,
-                       calibration=calibration)
+                       calibration=calibration, warm_start=warm_start)
 
 
 def fit_hurdle_bcf(
@@ -145,6 +174,7 @@ def fit_hurdle_bcf(
     progress: bool = True,
     observed_copy: ObservedCopy = "view",
     calibration: Any = None,
+    warm_start: Any = None,
 ) -> HurdleBCFResult:
     """Fit a hurdle BCF to zero-inflated revenue: conversion (probit) times basket (log-normal).
 
@@ -161,7 +191,7 @@ def fit_hurdle_bcf(
     """
     return _fit_public(HurdleBCFResult, "fit_hurdle_arrays", observed, config=config,
                        seed=seed, progress=progress, observed_copy=observed_copy,
-                       calibration=calibration, pooling=pooling)
+                       calibration=calibration, pooling=pooling, warm_start=warm_start)
 
 
 def select_family(y: np.ndarray) -> str:

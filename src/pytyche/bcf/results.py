@@ -232,17 +232,22 @@ class _BCFResult:
     def apply_calibration(self, calibration: Any):
         """A copy of this posterior whose intervals use ``calibration``.
 
+        A size-aware calibration is resolved for this posterior's number of visitors
+        (:meth:`pytyche.Calibration.for_size`).
+
         Raises
         ------
         ValueError
             The calibration was fitted for another regime; the message names each mismatched
             dimension (metric, number of treatments, pooling).
         """
+        from pytyche.bcf.dispatch import resolve_for
+
         mismatches = calibration.mismatches(self.observed, pooling=self.pooling)
         if mismatches:
             msg = "calibration does not apply to this posterior: " + "; ".join(mismatches)
             raise ValueError(msg)
-        return dataclasses.replace(self, calibration=calibration)
+        return dataclasses.replace(self, calibration=resolve_for(calibration, self.observed))
 
     # ---- persistence ----------------------------------------------------------------------
 
