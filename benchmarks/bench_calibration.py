@@ -3,10 +3,12 @@
 Regime of the shipped ``clustered_realistic_v1`` artifact: template ``clustered_realistic``,
 revenue per visitor, K = 3 (control / low_promo / free_ship), joint hurdle pooling, 30 μ + 10 τ
 trees, 100 burn-in + 100 kept draws, one chain. The artifact is fitted by
-``scripts/fit_calibration.py`` on seeds 0-199 at each size; this study scores seeds
-10000-10199 (never seen by the fit) at n = 1k, 3k and 10k visitors, and reports the first 60 of
-them (the first measurement) separately. Intervals resample whole fits, since the 8 estimands of
-one fit share its posterior's errors.
+``scripts/fit_calibration.py`` on seeds 0-149 at 1k, 3k and 10k visitors and 0-59 at 30k, with
+one correction per size; this study scores seeds never seen by the fit: 10000-10149 at 1k, 3k
+and 10k, 10000-10059 at 30k, and reports the first 60 separately.
+Each row shows the size-aware correction (the one a posterior of that size gets) and the
+correction pooled over all sizes, which is what a single correction would give. Intervals
+resample whole fits, since the 8 estimands of one fit share its posterior's errors.
 
 Estimand: the mean CATE over each of the truth's 4 clusters, per treatment (8 per fit). For each
 one the sweep keeps its tail level (the smallest equal-tailed level whose interval covers the
@@ -15,10 +17,9 @@ share <= ``calibration.adjust_level(0.80)``: exactly what ``credible_interval(..
 calibration=...)`` would report, without refitting.
 
 Source fixes, at n = 3k on held-out seeds 10000-10059 (paired with the baseline): 2x burn-in
-(200) and 2 chains (200 draws).
-
-Extrapolation: n = 30k (outside the artifact's sizes), held-out seeds 10000-10039, to show how
-far a correction pooled over 1k-10k carries as under-coverage grows with n.
+(200), 2 chains (200 draws), and a warm start: a pilot fit on a random half of the visitors,
+then the scored fit starting from the pilot's trees (what the next round of a sequential
+experiment does), same burn-in.
 
 Usage::
 
@@ -52,17 +53,18 @@ REGIME = {"template": "clustered_realistic", "metric": "revenue_per_visitor", "K
           "pooling": "joint"}
 CONFIG = GPUBCFConfig(num_burnin=100, num_samples=100, num_trees_mu=30, num_trees_tau=10)
 SIZES = (1_000, 3_000, 10_000)
-HELD_OUT = range(10_000, 10_200)
+HELD_OUT = range(10_000, 10_150)
+#: 30k fits cost ~10x more: fewer held-out seeds, in their own sweep file
+LARGE_SIZE = 30_000
+LARGE_HELD_OUT = range(10_000, 10_060)
 FIRST_PASS = range(10_000, 10_060)  # the held-out seeds of the first measurement
 VARIANT_SIZE = 3_000
 VARIANT_SEEDS = FIRST_PASS
 VARIANTS = {
-    "burnin2x": dataclasses.replace(CONFIG, num_burnin=200),
-    "chains2": dataclasses.replace(CONFIG, num_chains=2),
+    "burnin2x": (dataclasses.replace(CONFIG, num_burnin=200), None),
+    "chains2": (dataclasses.replace(CONFIG, num_chains=2), None),
+    "warm_half": (CONFIG, 0.5),
 }
-#: A size outside the artifact's sweep, to see how far the pooled correction carries.
-EXTRAPOLATION_SIZE = 30_000
-EXTRAPOLATION_SEEDS = range(10_000, 10_040)
 LEVELS = (0.5, 0.8, 0.9, 0.95)
 TARGET = 0.8
 BAND = (0.75, 0.85)
@@ -86,6 +88,8 @@ def _fit_bootstrap_ci(
 def _coverage_row(sweep: SweepResults, size: int, cal: Calibration, seeds: range) -> dict:
     u = sweep.tail_levels("segment", sizes=[size], seeds=seeds)
     u_arm = sweep.tail_levels("arm", sizes=[size], seeds=seeds)
+    pooled_80 = cal.adjust_level(TARGET)  # the correction pooled over every size
+    cal = cal.for_size(size)
     raw_levels = [cal.adjust_level(p) for p in LEVELS]
     raw = coverage_at(u, LEVELS)
     calibrated = coverage_at(u, raw_levels)
@@ -103,6 +107,8 @@ def _coverage_row(sweep: SweepResults, size: int, cal: Calibration, seeds: range
         "uncalibrated_80_ci95": _fit_bootstrap_ci(sweep, size, seeds, TARGET),
         "calibrated_80_ci95": _fit_bootstrap_ci(sweep, size, seeds, raw_levels[i80]),
         "calibrated_80_in_band": bool(BAND[0] <= calibrated[i80] <= BAND[1]),
+        "pooled_correction_80": round(float(coverage_at(u, [pooled_80])[0]), 4),
+        "pooled_correction_80_ci95": _fit_bootstrap_ci(sweep, size, seeds, pooled_80),
         "arm_uncalibrated_80": round(float(coverage_at(u_arm, [TARGET])[0]), 4),
         "arm_calibrated_80": round(float(coverage_at(u_arm, [raw_levels[i80]])[0]), 4),
         "decision_correct": round(float(np.mean([r.decision_correct for r in records])), 4),
@@ -134,6 +140,7 @@ def _paired_delta(variant: SweepResults, baseline: SweepResults, level: float = 
 
 def _variant_row(name: str, sweep: SweepResults, cal: Calibration) -> dict:
     u = sweep.tail_levels("segment", sizes=[VARIANT_SIZE], seeds=VARIANT_SEEDS)
+    cal = cal.for_size(VARIANT_SIZE)
     raw = coverage_at(u, [0.8, 0.9])
     calibrated = coverage_at(u, [cal.adjust_level(0.8), cal.adjust_level(0.9)])
     records = [r for r in sweep.records
@@ -142,6 +149,7 @@ def _variant_row(name: str, sweep: SweepResults, cal: Calibration) -> dict:
     return {
         "variant": name, "n_visitors": VARIANT_SIZE, "fits": len(records),
         "num_burnin": cfg["num_burnin"], "num_chains": cfg["num_chains"],
+        "warm_start_share": sweep.settings.get("warm_start_share"),
         "segment_estimands": int(u.size),
         "uncalibrated_80": round(float(raw[0]), 4), "uncalibrated_90": round(float(raw[1]), 4),
         "uncalibrated_80_ci95": _fit_bootstrap_ci(sweep, VARIANT_SIZE, VARIANT_SEEDS, 0.8),
@@ -158,15 +166,15 @@ def main() -> None:
     args = parser.parse_args()
     held_out_path = SWEEPS / "heldout.jsonl"
     variant_paths = {name: SWEEPS / f"heldout_{name}.jsonl" for name in VARIANTS}
-    extrapolation_path = SWEEPS / "heldout_extrapolation.jsonl"
+    large_path = SWEEPS / "heldout_30k.jsonl"
     if not args.no_run:
         common = {**REGIME, "workers": args.workers, "seeds": HELD_OUT}
         run_sweep(**common, sizes=SIZES, config=CONFIG, out=held_out_path)
-        for name, cfg in VARIANTS.items():
+        run_sweep(**{**common, "seeds": LARGE_HELD_OUT}, sizes=[LARGE_SIZE], config=CONFIG,
+                  out=large_path)
+        for name, (cfg, share) in VARIANTS.items():
             run_sweep(**{**common, "seeds": VARIANT_SEEDS}, sizes=[VARIANT_SIZE], config=cfg,
-                      out=variant_paths[name])
-        run_sweep(**{**common, "seeds": EXTRAPOLATION_SEEDS}, sizes=[EXTRAPOLATION_SIZE],
-                  config=CONFIG, out=extrapolation_path)
+                      out=variant_paths[name], warm_start_share=share)
     cal = Calibration.from_sweep(ARTIFACT)
     overlap = set(cal.provenance["seeds"]) & set(HELD_OUT)
     if overlap:
@@ -176,10 +184,8 @@ def main() -> None:
     rows = [_coverage_row(held_out, n, cal, HELD_OUT) for n in SIZES if n in held_out.sizes]
     first_pass = [_coverage_row(held_out, n, cal, FIRST_PASS) for n in SIZES
                   if n in held_out.sizes]
-    extrapolation = []
-    if extrapolation_path.exists():
-        extra = read_sweep(extrapolation_path)
-        extrapolation = [_coverage_row(extra, n, cal, EXTRAPOLATION_SEEDS) for n in extra.sizes]
+    if large_path.exists():
+        rows.append(_coverage_row(read_sweep(large_path), LARGE_SIZE, cal, LARGE_HELD_OUT))
     variants = [_variant_row("baseline", held_out, cal)]
     for name, path in variant_paths.items():
         if path.exists():
@@ -187,32 +193,31 @@ def main() -> None:
             variants.append({**_variant_row(name, sweep, cal),
                              "raw_80_change_vs_baseline": _paired_delta(sweep, held_out)})
     result = {
-        "settings": {**REGIME, "config": dataclasses.asdict(CONFIG), "sizes": list(SIZES),
+        "settings": {**REGIME, "config": dataclasses.asdict(CONFIG),
+                     "sizes": [*SIZES, LARGE_SIZE],
                      "held_out_seeds": [HELD_OUT.start, HELD_OUT.stop - 1],
+                     "held_out_seeds_30k": [LARGE_HELD_OUT.start, LARGE_HELD_OUT.stop - 1],
                      "variant_seeds": [VARIANT_SEEDS.start, VARIANT_SEEDS.stop - 1],
                      "ci95": "percentile bootstrap over fits (2000 resamples)",
                      "artifact": ARTIFACT, "artifact_fit_seeds": [
                          min(cal.provenance["seeds"]), max(cal.provenance["seeds"])],
                      "estimand": cal.provenance["estimand"], "target": TARGET,
                      "band": list(BAND), "versions": package_versions()},
-        "correction": cal.correction.to_dict(),
+        "correction_pooled": cal.correction.to_dict(),
+        "correction_by_size": {str(n): c.to_dict() for n, c in cal.by_size},
         "coverage": rows,
         "coverage_first_pass_seeds_10000_10059": first_pass,
-        "coverage_extrapolation": extrapolation,
         "source_fixes": variants,
-        "warm_start": ("not measured: the BCF engine has no initial-state hook; on a single "
-                       "dataset a chain warm-started from another chain's end state is "
-                       "statistically the same as the 2x burn-in row"),
     }
     OUT.parent.mkdir(parents=True, exist_ok=True)
     OUT.write_text(json.dumps(result, indent=2) + "\n")
 
-    print(f"80% segment-mean intervals, held-out seeds {HELD_OUT.start}-{HELD_OUT.stop - 1}, "
-          f"artifact {ARTIFACT} (scale {cal.correction.scale:.3f}, "
-          f"ceiling {cal.correction.ceiling:.2f})")
+    print(f"80% segment-mean intervals on held-out seeds, artifact {ARTIFACT} (one correction "
+          f"per size {list(cal.sizes)}; 'pooled' = one correction for all sizes)")
     print(f"{'n':>7} {'fits':>5} {'pairs':>6} {'raw 80%':>16} {'calibrated 80%':>20} "
-          f"{'raw lvl':>8} {'raw 90%':>8} {'cal 90%':>8} {'arm raw':>8} {'arm cal':>8}")
-    for r in [*rows, *extrapolation]:
+          f"{'raw lvl':>8} {'raw 90%':>8} {'cal 90%':>8} {'arm raw':>8} {'arm cal':>8} "
+          f"{'pooled 80%':>10}")
+    for r in rows:
         lo, hi = r["uncalibrated_80_ci95"]
         clo, chi = r["calibrated_80_ci95"]
         print(f"{r['n_visitors']:>7} {r['fits']:>5} {r['segment_estimands']:>6} "
@@ -221,10 +226,8 @@ def main() -> None:
               f"{'*' if r['calibrated_80_in_band'] else ' ':>3} "
               f"{r['raw_level_used']['0.8']:>8.3f} {r['uncalibrated']['0.9']:>8.3f} "
               f"{r['calibrated']['0.9']:>8.3f} {r['arm_uncalibrated_80']:>8.3f} "
-              f"{r['arm_calibrated_80']:>8.3f}")
-    print(f"(* calibrated 80% coverage inside {BAND}; 95% CIs resample fits"
-          + (f"; n = {EXTRAPOLATION_SIZE} lies outside the artifact's sizes)"
-             if extrapolation else ")"))
+              f"{r['arm_calibrated_80']:>8.3f} {r['pooled_correction_80']:>10.3f}")
+    print(f"(* calibrated 80% coverage inside {BAND}; 95% CIs resample fits)")
     print(f"\nsource fixes at n = {VARIANT_SIZE}, seeds {VARIANT_SEEDS.start}-"
           f"{VARIANT_SEEDS.stop - 1} (paired)")
     print(f"{'variant':>10} {'burn':>5} {'chains':>6} {'fits':>5} {'raw 80%':>8} "

@@ -50,6 +50,26 @@ class TestSweepTask:
         assert all(0 <= c <= 1 for c in cov) and list(cov) == sorted(cov)
         assert 0 <= rec["decision_correct"] <= 1 and rec["regret"] >= 0
 
+    def test_warm_started_task_fits_a_pilot_first(self, monkeypatch) -> None:
+        """With warm_start_share the scored fit starts from a pilot fit's trees."""
+        import pytyche.bcf as bcf
+
+        calls = []
+        real = bcf.fit_hurdle_bcf
+
+        def spy(observed, **kw):
+            calls.append((observed.n_visitors, kw.get("warm_start") is not None))
+            return real(observed, **kw)
+
+        monkeypatch.setattr(bcf, "fit_hurdle_bcf", spy)
+        task = SweepTask(template="clustered_realistic", metric="revenue_per_visitor", K=3,
+                         n_visitors=N, seed=4, pooling="joint", nominal_levels=(0.8,),
+                         config=dataclasses.asdict(CFG), warm_start_share=0.5)
+        line = run_task(task)
+        assert [warm for _, warm in calls] == [False, True]
+        assert abs(calls[0][0] - N / 2) <= 3 and calls[1][0] == N  # each arm halved
+        assert line["record"]["segment_total"] == 8
+
 
 class TestApplyCalibration:
     def test_mismatch_names_each_dimension(self, posterior) -> None:

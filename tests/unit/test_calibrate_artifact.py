@@ -131,3 +131,62 @@ class TestCurveAndExports:
         result = CliRunner().invoke(app, ["calibrate", "--help"])
         assert result.exit_code == 0
         assert "--sweep" in result.output and "--backend" in result.output
+
+
+SMALL = LayeredCalibrationCorrection.from_pairs([0.5, 0.8, 0.9], [0.48, 0.77, 0.87])
+LARGE = LayeredCalibrationCorrection.from_pairs([0.5, 0.8, 0.9], [0.36, 0.65, 0.77])
+
+
+class TestSizeAware:
+    """One correction per measured size, resolved for a posterior's number of visitors."""
+
+    def _sized(self) -> Calibration:
+        return _calibration(by_size=((1_000, SMALL), (30_000, LARGE)))
+
+    def test_measured_sizes_use_their_own_correction(self) -> None:
+        cal = self._sized()
+        assert cal.sizes == (1_000, 30_000)
+        assert cal.for_size(1_000).adjust_level(0.8) == pytest.approx(SMALL.adjust_level(0.8))
+        assert cal.for_size(30_000).adjust_level(0.8) == pytest.approx(LARGE.adjust_level(0.8))
+
+    def test_between_sizes_the_raw_level_lies_between_and_grows_with_n(self) -> None:
+        """Coverage falls with n here, so the raw level needed for 80% must rise with n."""
+        cal = self._sized()
+        levels = [cal.for_size(n).adjust_level(0.8) for n in (1_000, 3_000, 10_000, 30_000)]
+        assert levels == sorted(levels) and len(set(levels)) == 4
+        # halfway in log n, R(0.8) is the mean of the two measured curves
+        mid = cal.for_size(round((1_000 * 30_000) ** 0.5)).correction
+        assert mid.coverage(0.8) == pytest.approx((0.77 + 0.65) / 2, abs=1e-3)
+
+    def test_outside_the_measured_sizes_the_nearest_applies(self) -> None:
+        cal = self._sized()
+        assert cal.for_size(10).correction == SMALL
+        assert cal.for_size(50_000).correction == LARGE
+
+    def test_far_past_the_largest_size_warns(self) -> None:
+        from pytyche.errors import PytycheWarning
+
+        with pytest.warns(PytycheWarning, match="measured up to 30,000 visitors"):
+            self._sized().for_size(100_000)
+
+    def test_resolved_is_plain_and_resolving_again_is_a_no_op(self) -> None:
+        resolved = self._sized().for_size(5_000)
+        assert resolved.by_size == () and resolved.for_size(50) is resolved
+        assert resolved.provenance["resolved_for_n_visitors"] == 5_000
+        assert _calibration().for_size(5_000) == _calibration()
+
+    def test_round_trips_through_json(self) -> None:
+        cal = self._sized()
+        again = Calibration.from_dict(json.loads(json.dumps(cal.to_dict())))
+        assert again == cal and again.by_size == cal.by_size
+
+    def test_sizes_must_ascend(self) -> None:
+        with pytest.raises(ValueError, match="ascending"):
+            _calibration(by_size=((30_000, LARGE), (1_000, SMALL)))
+
+    def test_attaching_to_a_posterior_resolves_for_its_size(self) -> None:
+        """The fit entry point resolves the calibration for the data's visitor count."""
+        from pytyche.bcf.dispatch import resolve_for
+
+        observed = _observed()  # 300 visitors: below the smallest size
+        assert resolve_for(self._sized(), observed).correction == SMALL

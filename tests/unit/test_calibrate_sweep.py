@@ -158,3 +158,26 @@ class TestRunCalibrate:
         assert Calibration.from_sweep(tmp_path / "a.json") == cal
         # uniform fake tail levels are calibrated: the correction is close to the identity
         assert cal.adjust_level(0.8) == pytest.approx(0.8, abs=0.06)
+
+    def test_seeds_per_size_and_one_correction_per_size(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """A seeds mapping runs each size with its own seeds; the artifact keeps a correction
+        per size (fake tail levels are uniform, so every one is near the identity)."""
+        import pytyche.calibrate.workflow as workflow
+        from pytyche.calibrate import Calibration, run_calibrate
+
+        real = workflow.run_sweep
+        monkeypatch.setattr(workflow, "run_sweep",
+                            lambda **kw: real(**{**kw, "workers": 0, "task_fn": fake_task}))
+        cal = run_calibrate(sweep=tmp_path / "s.jsonl", artifact=tmp_path / "a.json",
+                            sizes=(100, 200), seeds={100: 30, 200: range(5, 25)},
+                            config={"num_burnin": 5}, progress=False)
+        assert cal.provenance["n_fits"] == 50 and cal.sizes == (100, 200)
+        done = read_sweep(tmp_path / "s.jsonl").done
+        assert {s for n, s in done if n == 200} == set(range(5, 25))
+        assert Calibration.from_sweep(tmp_path / "a.json").by_size == cal.by_size
+        assert cal.for_size(150).adjust_level(0.8) == pytest.approx(0.8, abs=0.08)
+        with pytest.raises(ValueError, match="give seeds for a size"):
+            run_calibrate(sweep=tmp_path / "t.jsonl", sizes=(100,), seeds={300: 5},
+                          progress=False)

@@ -1,7 +1,10 @@
 """``Calibration``: a fitted correction plus the regime it was fitted for, and the registry.
 
 A calibration applies to a posterior only when the regime matches: the metric, the number of
-treatments K, and the hurdle pooling mode ("none" for non-revenue fits). Shipped artifacts are
+treatments K, and the hurdle pooling mode ("none" for non-revenue fits). Under-coverage grows
+with the number of visitors, so a calibration fitted to a sweep over several sizes keeps one
+correction per size and resolves the one for a posterior's size (interpolated in log n) when
+it is attached to that posterior. Shipped artifacts are
 JSON files in ``pytyche/calibrate/artifacts/``, one per name; ``scripts/fit_calibration.py``
 reruns the sweep behind them and rewrites them.
 """
@@ -9,9 +12,11 @@ reruns the sweep behind them and rewrites them.
 from __future__ import annotations
 
 import json
+import math
 import os
+import warnings
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -19,12 +24,15 @@ from typing import Any
 from pytyche.calibrate.correction import DEFAULT_FIT_GRID, LayeredCalibrationCorrection
 from pytyche.calibrate.sweep import SWEEP_FORMAT, SweepResults, package_versions, read_sweep
 from pytyche.contracts import MetricFamily, ObservedExperimentData, metric_family_of
+from pytyche.errors import PytycheWarning
 
 __all__ = ["ARTIFACT_FORMAT", "Calibration", "artifact_path", "available_artifacts"]
 
 #: Format tag of a saved calibration JSON.
 ARTIFACT_FORMAT = "pytyche-calibration/1"
 _ARTIFACT_DIR = "artifacts"
+#: How far past the largest measured size a posterior may be before a warning says so.
+_EXTRAPOLATION_FACTOR = 2.0
 
 
 def _artifact_files() -> dict[str, Any]:
@@ -60,7 +68,9 @@ class Calibration:
     Attributes
     ----------
     correction : LayeredCalibrationCorrection or None
-        The nominal→coverage map; None only for :meth:`skip`.
+        The nominal→coverage map; None only for :meth:`skip`. For a size-aware calibration
+        that is not yet resolved, the map pooled over every size (used when the size is
+        unknown).
     metric : str or None
         Metric of the sweep (e.g. "revenue_per_visitor"); None for :meth:`skip`.
     n_treatments : int or None
@@ -73,6 +83,10 @@ class Calibration:
         False for :meth:`skip`: intervals stay raw and posteriors stay labelled uncalibrated.
     provenance : dict
         Versions and sweep settings behind the fit.
+    by_size : tuple of (int, LayeredCalibrationCorrection)
+        One correction per sweep size (number of visitors), ascending; empty for a
+        calibration that does not depend on size or is already resolved by
+        :meth:`for_size`.
     """
 
     correction: LayeredCalibrationCorrection | None
@@ -82,6 +96,7 @@ class Calibration:
     name: str = "custom"
     applied: bool = True
     provenance: Mapping[str, Any] = field(default_factory=dict, compare=False)
+    by_size: tuple[tuple[int, LayeredCalibrationCorrection], ...] = ()
 
     def __post_init__(self) -> None:
         if self.applied and (self.correction is None or self.metric is None
@@ -94,6 +109,11 @@ class Calibration:
         if self.pooling not in (None, "joint", "independent", "none"):
             msg = (f"pooling={self.pooling!r}: use 'joint' or 'independent' (revenue) or "
                    "'none'")
+            raise ValueError(msg)
+        sizes = [n for n, _ in self.by_size]
+        if any(n <= 0 for n in sizes) or sizes != sorted(set(sizes)):
+            msg = (f"by_size sizes {sizes}: need distinct positive visitor counts in "
+                   "ascending order")
             raise ValueError(msg)
 
     # ---- constructors ---------------------------------------------------------------------
@@ -158,17 +178,33 @@ class Calibration:
         seeds: Iterable[int] | None = None,
         min_misses: int = 20,
         max_ceiling: float = 0.95,
+        per_size: bool = True,
     ) -> Calibration:
         """Fit the layered correction to a sweep's segment-mean intervals.
 
         Every (segment, treatment) estimand of the selected sizes and seeds contributes its
-        tail level; see :meth:`LayeredCalibrationCorrection.from_tail_levels`.
+        tail level; see :meth:`LayeredCalibrationCorrection.from_tail_levels`. The pooled
+        correction uses all of them. With ``per_size`` and a sweep over several sizes, each
+        size also gets its own correction from its own estimands (a size with too few misses
+        to fit is left out and named in the provenance); :meth:`for_size` interpolates
+        between them.
         """
         sizes = None if sizes is None else sorted(int(n) for n in sizes)
         seeds = None if seeds is None else sorted(int(s) for s in seeds)
         u = sweep.tail_levels("segment", sizes=sizes, seeds=seeds)
         correction = LayeredCalibrationCorrection.from_tail_levels(
             u, min_misses=min_misses, max_ceiling=max_ceiling)
+        by_size: list[tuple[int, LayeredCalibrationCorrection]] = []
+        unfitted: list[int] = []
+        chosen = [n for n in sweep.sizes if sizes is None or n in sizes]
+        if per_size and len(chosen) > 1:
+            for n in chosen:
+                u_n = sweep.tail_levels("segment", sizes=[n], seeds=seeds)
+                try:
+                    by_size.append((n, LayeredCalibrationCorrection.from_tail_levels(
+                        u_n, min_misses=min_misses, max_ceiling=max_ceiling)))
+                except ValueError:
+                    unfitted.append(n)
         settings = dict(sweep.settings)
         used = [e.record for e in sweep.entries
                 if (sizes is None or e.record.n_visitors in sizes)
@@ -188,10 +224,49 @@ class Calibration:
             "fit_grid": list(DEFAULT_FIT_GRID),
             "min_misses": min_misses,
             "max_ceiling": max_ceiling,
+            "per_size_sizes": [n for n, _ in by_size],
+            "per_size_too_few_misses": unfitted,
         }
         return cls(correction=correction, metric=settings["metric"],
                    n_treatments=int(settings["K"]), pooling=pooling, name=name,
-                   provenance=provenance)
+                   provenance=provenance, by_size=tuple(by_size))
+
+    # ---- size -----------------------------------------------------------------------------
+
+    @property
+    def sizes(self) -> tuple[int, ...]:
+        """Visitor counts with their own correction (empty when not size-aware)."""
+        return tuple(n for n, _ in self.by_size)
+
+    def for_size(self, n_visitors: int) -> Calibration:
+        """This calibration resolved for a posterior fitted on ``n_visitors`` visitors.
+
+        Between two measured sizes the coverage curves R(p) are blended linearly in log n
+        and the layered correction is refitted to the blend (a blend of non-decreasing maps
+        is non-decreasing, so it stays invertible); the lower layer stops at the smaller of
+        the two ceilings. Below the smallest measured size the smallest size's correction
+        applies; above the largest, the largest's, with a :class:`PytycheWarning` once n is
+        more than twice the largest size, since under-coverage keeps growing with n.
+
+        Returns ``self`` when the calibration is not size-aware (or already resolved).
+        """
+        if not self.by_size:
+            return self
+        n = int(n_visitors)
+        if n <= 0:
+            msg = f"n_visitors={n_visitors!r}: pass the posterior's positive visitor count"
+            raise ValueError(msg)
+        sizes = self.sizes
+        if n > _EXTRAPOLATION_FACTOR * sizes[-1]:
+            warnings.warn(
+                f"calibration {self.name!r} was measured up to {sizes[-1]:,} visitors; this "
+                f"posterior has {n:,}. Its intervals use the {sizes[-1]:,}-visitor correction "
+                "and may still under-cover: run a sweep at this size (pytyche calibrate "
+                "--sizes ...) for a measured correction",
+                PytycheWarning, stacklevel=2)
+        resolved = _blend(self.by_size, n)
+        provenance = {**dict(self.provenance), "resolved_for_n_visitors": n}
+        return replace(self, correction=resolved, by_size=(), provenance=provenance)
 
     # ---- regime ---------------------------------------------------------------------------
 
@@ -232,7 +307,11 @@ class Calibration:
         return not self.mismatches(observed, pooling=pooling)
 
     def adjust_level(self, nominal: float) -> float:
-        """Raw interval level that achieves ``nominal`` coverage (``nominal`` itself for skip)."""
+        """Raw interval level that achieves ``nominal`` coverage (``nominal`` itself for skip).
+
+        A size-aware calibration not yet resolved with :meth:`for_size` uses its pooled
+        correction here; attaching it to a posterior resolves it for that posterior's size.
+        """
         if self.correction is None:
             return float(nominal)
         return self.correction.adjust_level(nominal)
@@ -249,6 +328,7 @@ class Calibration:
             "n_treatments": self.n_treatments,
             "pooling": self.pooling,
             "correction": None if self.correction is None else self.correction.to_dict(),
+            "by_size": [{"n_visitors": n, "correction": c.to_dict()} for n, c in self.by_size],
             "provenance": dict(self.provenance),
         }
 
@@ -267,6 +347,9 @@ class Calibration:
             pooling=data.get("pooling"), name=data.get("name", "custom"),
             applied=bool(data.get("applied", True)),
             provenance=dict(data.get("provenance") or {}),
+            by_size=tuple((int(d["n_visitors"]),
+                           LayeredCalibrationCorrection.from_dict(d["correction"]))
+                          for d in data.get("by_size") or ()),
         )
 
     def save(self, path: str | os.PathLike[str]) -> Path:
@@ -277,15 +360,43 @@ class Calibration:
         _atomic_write(path, json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n")
         return path
 
-    def curve(self, levels: Iterable[float] | None = None) -> dict[str, list[float]]:
+    def curve(
+        self, levels: Iterable[float] | None = None, *, n_visitors: int | None = None
+    ) -> dict[str, list[float]]:
         """The fitted R(p) curve: measured coverage of raw intervals at each nominal level
         (``{"nominal": [...], "empirical": [...]}``; what :func:`pytyche.viz.plot_calibration`
-        draws)."""
+        draws). ``n_visitors`` picks the size-resolved curve; default: the pooled one."""
+        cal = self if n_visitors is None else self.for_size(n_visitors)
         grid = [float(p) for p in (levels if levels is not None else
                                    [i / 100 for i in range(5, 100, 5)])]
-        return {"nominal": grid, "empirical": [float(self.correction.coverage(p)) for p in grid]}
+        return {"nominal": grid, "empirical": [float(cal.correction.coverage(p)) for p in grid]}
 
-    def describe(self, levels: Iterable[float] = (0.5, 0.8, 0.9, 0.95)) -> dict[float, float]:
-        """Raw level used for each nominal level, e.g. ``{0.8: 0.93, ...}``."""
-        return {float(p): self.adjust_level(p) for p in levels}
+    def describe(
+        self, levels: Iterable[float] = (0.5, 0.8, 0.9, 0.95), *, n_visitors: int | None = None
+    ) -> dict[float, float]:
+        """Raw level used for each nominal level, e.g. ``{0.8: 0.93, ...}``, pooled or for
+        ``n_visitors``."""
+        cal = self if n_visitors is None else self.for_size(n_visitors)
+        return {float(p): cal.adjust_level(p) for p in levels}
+
+
+def _blend(
+    by_size: tuple[tuple[int, LayeredCalibrationCorrection], ...], n: int
+) -> LayeredCalibrationCorrection:
+    """The correction at ``n`` visitors: R(p) blended linearly in log n between neighbours."""
+    sizes = [s for s, _ in by_size]
+    if n <= sizes[0]:
+        return by_size[0][1]
+    if n >= sizes[-1]:
+        return by_size[-1][1]
+    hi = next(i for i, s in enumerate(sizes) if s >= n)
+    (n_lo, lo), (n_hi, up) = by_size[hi - 1], by_size[hi]
+    if n == n_hi:
+        return up
+    w = (math.log(n) - math.log(n_lo)) / (math.log(n_hi) - math.log(n_lo))
+    ceiling = min(lo.ceiling, up.ceiling)
+    grid = sorted({*(p for p in DEFAULT_FIT_GRID if p < ceiling), ceiling})
+    blended = [(1.0 - w) * lo.coverage(p) + w * up.coverage(p) for p in grid]
+    return LayeredCalibrationCorrection.from_pairs(grid, blended, ceiling=ceiling,
+                                                   max_level=min(lo.max_level, up.max_level))
 

@@ -50,7 +50,7 @@ DEFAULT_NOMINAL_LEVELS: tuple[float, ...] = (0.5, 0.6, 0.7, 0.8, 0.9, 0.95)
 SWEEP_FORMAT = "pytyche-sweep/1"
 #: Settings that must agree between a sweep file and a run that resumes it.
 _SETTING_KEYS = ("template", "metric", "K", "pooling", "nominal_levels", "config",
-                 "effect_scale")
+                 "effect_scale", "warm_start_share")
 
 Backend = Literal["process", "ray"]
 
@@ -97,6 +97,10 @@ class SweepTask:
     config : dict
         Fields of :class:`~pytyche.bcf.GPUBCFConfig`.
     effect_scale : float or None
+    warm_start_share : float or None
+        When set, a pilot fit on this share of each arm's visitors (a random subset) runs
+        first and the scored fit is warm-started from its trees, as a sequential
+        experiment's next round would be.
     """
 
     template: str
@@ -108,6 +112,7 @@ class SweepTask:
     nominal_levels: tuple[float, ...]
     config: dict[str, Any] = field(hash=False)
     effect_scale: float | None = None
+    warm_start_share: float | None = None
 
     @property
     def key(self) -> tuple[int, int]:
@@ -144,14 +149,20 @@ def run_task(task: SweepTask) -> dict[str, Any]:
     observed, truth = simulate(task.template, n_visitors=task.n_visitors, metric=task.metric,
                                K=task.K, effect_scale=task.effect_scale, seed=task.seed)
     config = GPUBCFConfig(**task.config)
+    hurdle = observed.metric_family == MetricFamily.HURDLE
+
+    def fit_one(data: Any, warm_start: Any = None) -> Any:
+        if hurdle:
+            return fit_hurdle_bcf(data, pooling=task.pooling, config=config, seed=task.seed,
+                                  progress=False, warm_start=warm_start)
+        return fit(data, config=config, seed=task.seed, progress=False, warm_start=warm_start)
+
     t0 = time.perf_counter()
-    if observed.metric_family == MetricFamily.HURDLE:
-        posterior = fit_hurdle_bcf(observed, pooling=task.pooling, config=config,
-                                   seed=task.seed, progress=False)
-        pooling = task.pooling
-    else:
-        posterior = fit(observed, config=config, seed=task.seed, progress=False)
-        pooling = "none"
+    pilot = None
+    if task.warm_start_share is not None:
+        pilot = fit_one(_random_share(observed, task.warm_start_share, task.seed))
+    posterior = fit_one(observed, pilot)
+    pooling = task.pooling if hurdle else "none"
     seconds = time.perf_counter() - t0
     scores = evaluate_posterior(posterior, truth, nominal_levels=task.nominal_levels)
     record = CalibrationRecord(
@@ -172,6 +183,18 @@ def run_task(task: SweepTask) -> dict[str, Any]:
         "arm_levels": scores["arm_levels"],
         "diagnostics": _jsonable(posterior.diagnostics),
     }
+
+
+def _random_share(observed: Any, share: float, seed: int) -> Any:
+    """The same experiment with a random ``share`` of each arm's visitors (a pilot round)."""
+    from pytyche.contracts import VariantData
+
+    rng = np.random.default_rng([seed, 7])
+    variants = []
+    for v in observed.variants:
+        keep = np.sort(rng.permutation(v.n_visitors)[: max(1, round(share * v.n_visitors))])
+        variants.append(VariantData.from_visitors(v.name, v.visitors.iloc[keep]))
+    return dataclasses.replace(observed, variants=tuple(variants))
 
 
 def _jsonable(value: Any) -> Any:
@@ -351,8 +374,8 @@ def _open_sweep(path: Path, settings: dict[str, Any]) -> set[tuple[int, int]]:
             fh.flush()
             os.fsync(fh.fileno())
     existing = read_sweep(path)
-    differ = [f"{k}: file has {existing.settings.get(k)!r}, this run {settings[k]!r}"
-              for k in _SETTING_KEYS if existing.settings.get(k) != settings[k]]
+    differ = [f"{k}: file has {existing.settings.get(k)!r}, this run {settings.get(k)!r}"
+              for k in _SETTING_KEYS if existing.settings.get(k) != settings.get(k)]
     if differ:
         msg = (f"{path} was written by a sweep with other settings ({'; '.join(differ)}); "
                "pass another out= path or rerun with the file's settings")
@@ -393,6 +416,7 @@ def run_sweep(
     backend: Backend = "process",
     progress: bool = True,
     task_fn: Callable[[SweepTask], dict[str, Any]] | None = None,
+    warm_start_share: float | None = None,
 ) -> SweepResults:
     """Run (or resume) a coverage sweep and return everything its file holds.
 
@@ -429,6 +453,9 @@ def run_sweep(
     task_fn : callable, optional
         Replaces :func:`run_task` (a picklable module-level function taking a
         :class:`SweepTask` and returning its file line). For custom scoring and tests.
+    warm_start_share : float or None
+        Warm-start every scored fit from a pilot fit on this share of the visitors (see
+        :class:`SweepTask`); recorded in the file's settings.
 
     Returns
     -------
@@ -471,15 +498,20 @@ def run_sweep(
         msg = f"workers={workers}: pass 0 (in this process), a positive count, or None"
         raise ValueError(msg)
     levels = _check_levels(nominal_levels)
+    if warm_start_share is not None and not 0.0 < warm_start_share < 1.0:
+        msg = f"warm_start_share={warm_start_share}: pass a share strictly between 0 and 1"
+        raise ValueError(msg)
     settings = {"template": template, "metric": metric, "K": int(K), "pooling": pooling,
                 "nominal_levels": list(levels), "config": _config_dict(config),
                 "effect_scale": effect_scale}
+    if warm_start_share is not None:  # only when used, so older files still resume
+        settings["warm_start_share"] = float(warm_start_share)
     path = Path(out)
     done = _open_sweep(path, settings)
     todo = [
         SweepTask(template=template, metric=metric, K=int(K), n_visitors=n, seed=s,
                   pooling=pooling, nominal_levels=levels, config=settings["config"],
-                  effect_scale=effect_scale)
+                  effect_scale=effect_scale, warm_start_share=warm_start_share)
         for n in sizes for s in seeds if (n, s) not in done
     ]
     fn = task_fn or run_task

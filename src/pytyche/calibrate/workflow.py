@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +22,7 @@ def run_calibrate(
     metric: str = "revenue_per_visitor",
     K: int = 3,
     sizes: Sequence[int] = (1_000, 3_000, 10_000),
-    seeds: int | Iterable[int] = 100,
+    seeds: int | Iterable[int] | Mapping[int, int | Iterable[int]] = 100,
     pooling: str = "joint",
     nominal_levels: Sequence[float] = DEFAULT_NOMINAL_LEVELS,
     config: Any = None,
@@ -40,8 +40,9 @@ def run_calibrate(
         Where to save the fitted calibration JSON; not saved when None.
     name : str, optional
         Name stored in the artifact; default: the artifact's (or sweep's) file stem.
-    seeds : int or iterable of int, default=100
-        An int ``m`` means seeds ``0 .. m-1``.
+    seeds : int, iterable of int, or mapping of size to either, default=100
+        An int ``m`` means seeds ``0 .. m-1``. A mapping gives each size its own seeds (large
+        sizes cost more per fit, so they often get fewer); sizes it omits are not run.
     template, metric, K, sizes, pooling, nominal_levels, config, workers, backend, progress
         As for :func:`~pytyche.calibrate.run_sweep`.
 
@@ -55,10 +56,19 @@ def run_calibrate(
     With the default process backend, a script calling this must guard its entry point with
     ``if __name__ == "__main__":`` (workers are spawned and re-import the main module).
     """
-    seed_list = list(range(seeds)) if isinstance(seeds, int) else [int(s) for s in seeds]
-    results = run_sweep(template=template, metric=metric, K=K, sizes=sizes, seeds=seed_list,
-                        out=sweep, pooling=pooling, nominal_levels=nominal_levels,
-                        config=config, workers=workers, backend=backend, progress=progress)
+    def seed_list(value: int | Iterable[int]) -> list[int]:
+        return list(range(value)) if isinstance(value, int) else [int(s) for s in value]
+
+    groups = ([([n], seed_list(seeds[n])) for n in sizes if n in seeds]
+              if isinstance(seeds, Mapping) else [(list(sizes), seed_list(seeds))])
+    if not groups:
+        msg = f"seeds names sizes {sorted(seeds)} but sizes={list(sizes)}: give seeds for a size"
+        raise ValueError(msg)
+    for group_sizes, group_seeds in groups:
+        results = run_sweep(template=template, metric=metric, K=K, sizes=group_sizes,
+                            seeds=group_seeds, out=sweep, pooling=pooling,
+                            nominal_levels=nominal_levels, config=config, workers=workers,
+                            backend=backend, progress=progress)
     label = name or Path(artifact if artifact is not None else sweep).stem
     calibration = Calibration.fit(results, name=label)
     if artifact is not None:
