@@ -6,7 +6,8 @@ linear μ = 1 + g(x5) + x1·x3, targeted selection, unit noise, plus 5 noise cov
 Hurdle: the same covariates, ~3.5% conversion (probit), log-normal severity among converters,
 a 50/50 randomized treatment; pytyche joint hurdle vs a stochtree two-stage hurdle (probit
 BCF for conversion on everyone, Gaussian BCF on converters' log value, draws composed one to
-one).
+one). ``pytyche_hurdle`` runs pytyche's own hurdle forest kernel (the default);
+``pytyche_hurdle_bartz`` the same model on bartz's masked 2-component forest (before/after).
 
 Every fit runs in its own process (peak RSS per fit). Same trees and iterations everywhere:
 200 μ + 50 τ trees, 200 burn-in + 200 kept draws, 1 chain, true propensity given.
@@ -36,7 +37,8 @@ import numpy as np
 from scipy.special import ndtr, ndtri
 
 TREES_MU, TREES_TAU, BURN, KEEP = 200, 50, 200, 200
-LIBS = ("pytyche_cont", "bartz_cont", "stochtree_cont", "pytyche_hurdle", "stochtree_hurdle")
+LIBS = ("pytyche_cont", "bartz_cont", "stochtree_cont", "pytyche_hurdle", "pytyche_hurdle_bartz",
+        "stochtree_hurdle")
 
 
 def hmc_data(n: int, seed: int = 0) -> dict[str, np.ndarray]:
@@ -86,13 +88,14 @@ def _scores(draws: np.ndarray, truth: np.ndarray) -> dict[str, float]:
     }
 
 
-def run_pytyche(n: int, family: str) -> dict[str, float]:
+def run_pytyche(n: int, family: str, hurdle_kernel: str = "pytyche") -> dict[str, float]:
     from pytyche.bcf import GPUBCFConfig, fit_continuous_arrays, fit_hurdle_arrays
 
     d = hmc_data(n) if family == "cont" else hurdle_data(n)
     prop = np.column_stack([1 - d["pi"], d["pi"]]).astype(np.float32)
     cfg = GPUBCFConfig(
-        num_burnin=BURN, num_samples=KEEP, num_trees_mu=TREES_MU, num_trees_tau=TREES_TAU
+        num_burnin=BURN, num_samples=KEEP, num_trees_mu=TREES_MU, num_trees_tau=TREES_TAU,
+        hurdle_kernel=hurdle_kernel,
     )
     t0 = time.perf_counter()
     if family == "cont":
@@ -187,6 +190,8 @@ def worker(lib: str, n: int) -> dict[str, float]:
         out = run_pytyche(n, "cont")
     elif lib == "pytyche_hurdle":
         out = run_pytyche(n, "hurdle")
+    elif lib == "pytyche_hurdle_bartz":
+        out = run_pytyche(n, "hurdle", hurdle_kernel="bartz")
     elif lib == "bartz_cont":
         out = run_bartz(n)
     elif lib == "stochtree_cont":
@@ -235,6 +240,7 @@ def main() -> None:
         p, b = by.get(("pytyche_cont", n)), by.get(("bartz_cont", n))
         s = by.get(("stochtree_cont", n))
         ph, sh = by.get(("pytyche_hurdle", n)), by.get(("stochtree_hurdle", n))
+        pb = by.get(("pytyche_hurdle_bartz", n))
         r: dict[str, float] = {}
         if p and b:
             r["cont_end_to_end_vs_bartz"] = p["end_to_end_s"] / b["end_to_end_s"]
@@ -244,6 +250,9 @@ def main() -> None:
         if ph and sh:
             r["hurdle_end_to_end_vs_stochtree"] = ph["end_to_end_s"] / sh["end_to_end_s"]
             r["hurdle_rmse_vs_stochtree"] = ph["rmse"] / sh["rmse"]
+        if ph and pb:
+            r["hurdle_ms_per_iter_own_kernel_vs_bartz_kernel"] = (
+                ph["ms_per_iteration"] / pb["ms_per_iteration"])
         ratios[str(n)] = r
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -37,6 +37,7 @@ __all__ = [
     "fit_at_training_rows",
     "full_step",
     "init_forest",
+    "prognostic_fit",
     "resid_data",
     "traverse",
     "tree_step",
@@ -218,6 +219,15 @@ def total_fit(state: State) -> Any:
         else:
             target = target.at[state.binary_indices, :].set(state.z)
     return target - resid_data(state)
+
+
+def prognostic_fit(state: State, tau_own: Any) -> Any:
+    """μ (offset included) at every row, (k, n), from a μ state with a complete residual.
+
+    ``total_fit`` minus the visitor's own τ (``tau_own``, (k, n)): O(n), no tree traversal.
+    """
+    fit = total_fit(state)
+    return (fit if fit.ndim == 2 else fit[None]) - tau_own
 
 
 def traverse(X: Any, var_tree: Any, split_tree: Any) -> Any:

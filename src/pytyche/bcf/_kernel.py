@@ -43,9 +43,10 @@ class EngineState(NamedTuple):
     """Complete sampler state of one chain."""
 
     mu: Any
-    """bartz `State` of the prognostic forest over all padded rows."""
+    """Backend state (bartz `State` or `HurdleForest`) of the prognostic forest over all
+    padded rows."""
     tau: Any
-    """bartz `State` of the τ forests, stacked on a leading axis of K−1 arms."""
+    """Backend states of the τ forests, stacked on a leading axis of K−1 arms."""
 
 
 class EngineData(NamedTuple):
@@ -81,19 +82,6 @@ class Record(NamedTuple):
 def _with_k(a: jax.Array, k: int, axis: int) -> jax.Array:
     """Insert a component axis of size 1 when the model is univariate."""
     return jnp.expand_dims(a, axis) if k == 1 else a
-
-
-def _prognostic_fit(backend: ModuleType, mu: Any, tau_own: jax.Array, k: int) -> jax.Array:
-    """μ (offset included) at every row, (k, n).
-
-    A backend whose μ residual is complete at every entry (bartz) gives it as the total fit
-    minus the visitor's own τ. A backend that keeps some residuals only where they carry
-    likelihood (the hurdle kernel: severity on converters) provides ``prognostic_fit``.
-    """
-    own = getattr(backend, "prognostic_fit", None)
-    if own is not None:
-        return own(mu, tau_own)
-    return _with_k(backend.total_fit(mu), k, 0) - tau_own
 
 
 def make_step(k: int, backend: ModuleType = bz) -> Any:
@@ -149,7 +137,7 @@ def make_record(k: int, sigma_mode: str, backend: ModuleType = bz) -> Any:
         # μ = (outcome or latent) − residual − the visitor's own τ: O(n), no tree gather
         tau_all = jnp.concatenate([jnp.zeros_like(tau_fit[:1]), tau_fit], axis=0)
         tau_own = jnp.take_along_axis(tau_all, data.arm[None, None, :], axis=0)[0]
-        mu_fit = _prognostic_fit(backend, mu, tau_own, k)
+        mu_fit = backend.prognostic_fit(mu, tau_own)  # (k, n) offset included
         prec = backend.error_precision(mu)
         if sigma_mode == "scalar":
             sigma = lax.rsqrt(prec)
