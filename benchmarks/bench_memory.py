@@ -60,15 +60,20 @@ def main() -> None:
         r = rows[-1]
         print(f"n={r['n']:>9,}  fit {r['fit_s']:7.1f} s  draws {r['draws_gib']:6.2f} GiB  "
               f"peak RSS {r['peak_rss_gib']:6.2f} GiB", flush=True)
-    result: dict = {"runs": rows}
+    # keep earlier sizes measured with the same burn-in; a rerun of a size replaces it
+    previous = json.loads(RESULTS.read_text())["runs"] if RESULTS.exists() else []
+    done = {r["n"] for r in rows}
+    rows = sorted([r for r in previous if r["n"] not in done and r["burnin"] == args.burnin]
+                  + rows, key=lambda r: r["n"])
+    result: dict = {"runs": rows, "limit_gib": 24.0,
+                    "within_limit": all(r["peak_rss_gib"] <= 24.0 for r in rows)}
     if len(rows) >= 2:
         ns = np.array([r["n"] for r in rows], float)
         peaks = np.array([r["peak_rss_gib"] for r in rows])
         slope, intercept = np.polyfit(ns, peaks, 1)
-        result["linear_fit"] = {"gib_per_million": slope * 1e6, "intercept_gib": intercept,
-                                "predicted_1m_gib": intercept + slope * 1e6}
-        print(f"linear fit: {slope * 1e6:.2f} GiB per million visitors + {intercept:.2f} GiB; "
-              f"predicted at 1M: {intercept + slope * 1e6:.2f} GiB")
+        result["linear_fit"] = {"gib_per_million": slope * 1e6, "intercept_gib": intercept}
+        print(f"linear fit over {len(rows)} sizes: {slope * 1e6:.2f} GiB per million visitors "
+              f"+ {intercept:.2f} GiB")
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     tmp = RESULTS.with_suffix(".tmp")
     tmp.write_text(json.dumps(result, indent=2))
