@@ -15,9 +15,10 @@ of truth. One iteration:
    its τ state, copy μ's error precision, run bartz's tree step, scatter the new residual
    back.
 
-The record of a kept iteration holds μ and every τ_j at every visitor (μ from the complete
-residual, τ_j by traversing its trees at all rows, since τ_j's state only covers its arm)
-and the kept trees themselves in compact form.
+The record of a kept iteration holds μ and every τ_j at every visitor (μ from the backend's
+`prognostic_fit`: the complete residual where it exists, tree sums elsewhere; τ_j by summing
+its trees at all rows with `_traverse.forest_sum`, since τ_j's state only covers its arm) and
+the kept trees themselves in compact form.
 
 The forest states come from a backend module passed to `make_step` / `make_record`:
 `_bartz_adapter` by default, or `_hurdle_forest` (pytyche's own kernel, the default for the
