@@ -192,6 +192,18 @@ class TestStaticPlots:
         ax = plot_calibration(curve, reference=raw)
         assert render(ax, tmp_path / "calibration.png") == (550, 500)
 
+    def test_size_aware_calibration_draws_a_line_per_size(self, tmp_path):
+        """The shipped artifact draws its pooled curve plus one line per measured size."""
+        from pytyche.calibrate import Calibration
+        from pytyche.viz import plot_calibration
+
+        cal = Calibration.from_sweep("clustered_realistic_v1")
+        ax = plot_calibration(cal)
+        labels = [t.get_text() for t in ax.get_legend().get_texts()]
+        assert [f"{n:,} visitors" for n in cal.sizes] == [t for t in labels if "visitors" in t]
+        assert len(cal.sizes) >= 2 and "measured coverage (all sizes)" in labels
+        assert render(ax, tmp_path / "calibration_sizes.png") == (550, 500)
+
     def test_calibration_bad_input(self):
         """Percentages instead of shares, and unreadable objects, are refused."""
         from pytyche.viz import plot_calibration

@@ -78,6 +78,8 @@ def plot_calibration(calibration_or_curve: Any, reference: Any = None,
     -------
     matplotlib.axes.Axes
         Points on the diagonal are perfectly calibrated; below it, intervals are too narrow.
+        A size-aware :class:`~pytyche.Calibration` also gets one thin line per measured size
+        (coverage falls as the number of visitors grows).
     """
     x, y = calibration_curve(calibration_or_curve)
     ax = new_axes(ax, (5.5, 5.0))
@@ -86,7 +88,15 @@ def plot_calibration(calibration_or_curve: Any, reference: Any = None,
     if reference is not None:
         rx, ry = calibration_curve(reference)
         ax.plot(rx, ry, marker="s", linestyle="--", color="#D55E00", label=reference_label)
-    ax.plot(x, y, marker="o", color="#0072B2", linewidth=2, label=label)
+    sizes = tuple(getattr(calibration_or_curve, "sizes", ()) or ())
+    for i, n in enumerate(sizes):  # a size-aware Calibration: one thin line per measured size
+        sx, sy = calibration_curve(calibration_or_curve.curve(n_visitors=n))
+        from matplotlib import colormaps
+
+        colour = colormaps["viridis"](0.85 * i / max(len(sizes) - 1, 1))
+        ax.plot(sx, sy, color=colour, linewidth=1.2, label=f"{n:,} visitors")
+    ax.plot(x, y, marker="o", color="#0072B2" if not sizes else "#555555", linewidth=2,
+            markersize=4 if sizes else 6, label=f"{label} (all sizes)" if sizes else label)
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1)
     ax.set_aspect("equal")
