@@ -186,7 +186,8 @@ class TestSizeAware:
 
     def test_attaching_to_a_posterior_resolves_for_its_size(self) -> None:
         """The fit entry point resolves the calibration for the data's visitor count."""
-        from pytyche.bcf.dispatch import resolve_for
+        from pytyche.bcf.results import checked_calibration
 
         observed = _observed()  # 300 visitors: below the smallest size
-        assert resolve_for(self._sized(), observed).correction == SMALL
+        assert checked_calibration(self._sized(), observed, None,
+                                   subject="data").correction == SMALL

@@ -10,6 +10,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from bartz.grove import traverse_forest
 from jax import lax, random
 from scipy.special import ndtri
 
@@ -60,8 +61,7 @@ def _run(key: jax.Array, state: hf.HurdleForest) -> hf.HurdleForest:
 
 def _traversed_fit(state: hf.HurdleForest) -> np.ndarray:
     """(2, n) sum of the trees by walking them at X (independent of the cached indices)."""
-    idx = jax.vmap(hf._traverse_tree, in_axes=(None, 0, 0))(
-        state.X, state.var_tree, state.split_tree)
+    idx = traverse_forest(state.X, state.var_tree, state.split_tree)
     g = np.take_along_axis(np.asarray(state.leaf), np.asarray(idx)[:, None, :], axis=2)
     return g.sum(axis=0)
 
@@ -275,7 +275,7 @@ class TestWithTopology:
         assert np.array_equal(np.asarray(w.split_tree), np.asarray(split))
         assert np.array_equal(np.asarray(w.var_tree), np.asarray(var))
         assert not np.asarray(w.leaf).any()
-        idx = jax.vmap(hf._traverse_tree, in_axes=(None, 0, 0))(w.X, var, split)
+        idx = traverse_forest(w.X, var, split)
         v = data["valid"]
         assert np.array_equal(np.asarray(w.leaf_idx)[:, v], np.asarray(idx)[:, v])
         assert not np.asarray(w.leaf_idx)[:, ~v].any()

@@ -23,6 +23,8 @@ from bartz.grove import traverse_forest
 from bartz.mcmcstep import DiagWishart, State, Wishart, init, make_p_nonterminal, step
 from bartz.mcmcstep._step import step_trees
 
+from pytyche.bcf._heaps import growable_leaves
+
 BARTZ_VERSION = "0.13.0"
 if bartz.__version__ != BARTZ_VERSION:  # pragma: no cover - guarded by the pin
     msg = (
@@ -235,38 +237,6 @@ def traverse(X: Any, var_tree: Any, split_tree: Any) -> Any:
     return traverse_forest(X, var_tree, split_tree)
 
 
-def _growable_leaves(var: np.ndarray, split: np.ndarray, max_split: np.ndarray) -> np.ndarray:
-    """(T, H) mask of leaves that could be grown: some feature keeps a split in range.
-
-    Mirrors bartz's admissibility rule for a new leaf (a non-empty split range on at least
-    one feature given the node's ancestors); depth is bounded by the heap size H.
-    """
-    T, H = var.shape
-    out = np.zeros((T, H), bool)
-    for t in range(T):  # loop over trees, a few hundred at most
-        is_leaf = np.zeros(2 * H, bool)
-        is_leaf[1] = True
-        for node in range(1, H):
-            if not is_leaf[node]:
-                continue
-            if split[t, node] > 0:
-                is_leaf[node] = False
-                is_leaf[2 * node] = is_leaf[2 * node + 1] = True
-                continue
-            low = np.ones(max_split.size, np.int64)
-            high = max_split.astype(np.int64) + 1
-            child, parent = node, node >> 1
-            while parent >= 1:
-                v, s = int(var[t, parent]), int(split[t, parent])
-                if child & 1:
-                    low[v] = max(low[v], s + 1)
-                else:
-                    high[v] = min(high[v], s)
-                child, parent = parent, parent >> 1
-            out[t, node] = bool(np.any(low < high))
-    return out
-
-
 def with_topology(state: State, var_tree: np.ndarray, split_tree: np.ndarray) -> State:
     """Return ``state`` (fresh from `init_forest`) with its trees set to the given structures.
 
@@ -295,7 +265,7 @@ def with_topology(state: State, var_tree: np.ndarray, split_tree: np.ndarray) ->
         sums = np.stack([np.stack([np.bincount(idx[t], weights=row, minlength=size)
                                    for row in flat]) for t in range(T)])
         prec_tree = jnp.asarray(sums.reshape((T, *ps.shape[:-1], size)), jnp.float32)
-    affluent = _growable_leaves(var, split, np.asarray(f.max_split))
+    affluent = np.asarray(growable_leaves(jnp.asarray(var), jnp.asarray(split), f.max_split))
     if f.min_points_per_decision_node is not None:
         affluent &= counts[:, :H] >= int(f.min_points_per_decision_node)
     forest = replace(

@@ -35,8 +35,11 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
+from bartz.grove import traverse_forest
 from jax import lax, random
 from jax.scipy.special import ndtr, ndtri
+
+from pytyche.bcf._heaps import drop_unreachable, is_leaf, node_ranges
 
 __all__ = [
     "HurdleForest",
@@ -250,32 +253,6 @@ def init_forest(
 # ---------------------------------------------------------------------------------------
 
 
-def _node_ranges(
-    var_tree: jax.Array, split_tree: jax.Array, max_split: jax.Array
-) -> tuple[jax.Array, jax.Array]:
-    """Cut range [lo, hi) still available for each variable at each node, (H, p) each.
-
-    Built top-down one level at a time: a node inherits its parent's ranges, narrowed on the
-    parent's split variable (left child: cut < split; right child: cut > split).
-    """
-    half = var_tree.shape[0]
-    p = max_split.shape[0]
-    lo = jnp.ones((half, p), jnp.int32)
-    hi = jnp.broadcast_to(max_split + 1, (half, p)).astype(jnp.int32)
-    on_var = jnp.arange(p)
-    for level in range(1, half.bit_length() - 1):
-        nodes = jnp.arange(1 << level, 1 << (level + 1))
-        parent = nodes >> 1
-        right = (nodes & 1).astype(bool)[:, None]
-        is_var = on_var[None, :] == var_tree[parent].astype(jnp.int32)[:, None]
-        cut = split_tree[parent].astype(jnp.int32)[:, None]
-        lo_c = jnp.where(is_var & right, jnp.maximum(lo[parent], cut + 1), lo[parent])
-        hi_c = jnp.where(is_var & ~right, jnp.minimum(hi[parent], cut), hi[parent])
-        lo = lo.at[nodes].set(lo_c)
-        hi = hi.at[nodes].set(hi_c)
-    return lo, hi
-
-
 def _leaf_parents(split_tree: jax.Array) -> jax.Array:
     """(H,) bool: decision nodes whose two children are leaves (the prunable nodes)."""
     half = split_tree.shape[0]
@@ -284,15 +261,6 @@ def _leaf_parents(split_tree: jax.Array) -> jax.Array:
     child_internal = jnp.concatenate([internal, jnp.zeros(half, bool)])
     kids_leaves = ~child_internal[children] & ~child_internal[children + 1]
     return internal & kids_leaves & (jnp.arange(half) > 0)
-
-
-def _is_leaf(split_tree: jax.Array) -> jax.Array:
-    """(H,) bool: existing leaves among nodes 0..H−1 (node 0 is never a node)."""
-    half = split_tree.shape[0]
-    nodes = jnp.arange(half)
-    internal = split_tree != 0
-    exists = (nodes == 1) | ((nodes > 1) & internal[nodes >> 1])
-    return exists & ~internal
 
 
 def _pick(key: jax.Array, weight: jax.Array) -> jax.Array:
@@ -310,10 +278,10 @@ def _propose_one(
     """Propose a grow or prune move for one tree with bartz's proposal distribution."""
     half = var_tree.shape[0]
     k_leaf, k_prune, k_kind, k_var, k_cut, k_u = random.split(key, 6)
-    lo, hi = _node_ranges(var_tree, split_tree, max_split)
+    lo, hi = node_ranges(var_tree, split_tree, max_split)
     avail = lo < hi  # (H, p)
     num_avail = avail.sum(axis=1)
-    growable = _is_leaf(split_tree) & (num_avail > 0)
+    growable = is_leaf(split_tree) & (num_avail > 0)
     grow_w = jnp.where(growable, pnt[:half], 0.0)
     total_w = grow_w.sum()
     num_growable = growable.sum()
@@ -365,33 +333,6 @@ def _propose_one(
         log_trans_prior=log_tp,
         logu=jnp.log1p(-random.uniform(k_u)),
     )
-
-
-def _drop_unreachable(split_tree: jax.Array) -> jax.Array:
-    """Zero the cuts of nodes below a leaf (heaps from elsewhere may keep stale ones).
-
-    The proposal reads a node's existence from its parent's cut, so it needs them clean.
-    """
-    half = split_tree.shape[0]
-    for level in range(1, half.bit_length() - 1):
-        nodes = jnp.arange(1 << level, 1 << (level + 1))
-        reachable = split_tree[nodes >> 1] != 0
-        split_tree = split_tree.at[nodes].set(jnp.where(reachable, split_tree[nodes], 0))
-    return split_tree
-
-
-def _traverse_tree(X: jax.Array, var_tree: jax.Array, split_tree: jax.Array) -> jax.Array:
-    """(n,) int32 leaf node of every row for one tree."""
-    half = var_tree.shape[0]
-    node = jnp.ones(X.shape[1], jnp.int32)
-    for _ in range(half.bit_length() - 1):  # depth d − 1 decisions at most
-        inner = node < half
-        at = jnp.where(inner, node, 0)
-        cut = split_tree[at].astype(jnp.int32)
-        x = jnp.take_along_axis(X, var_tree[at].astype(jnp.int32)[None], axis=0)[0]
-        go = inner & (cut != 0)
-        node = jnp.where(go, 2 * node + (x.astype(jnp.int32) >= cut), node)
-    return node
 
 
 # ---------------------------------------------------------------------------------------
@@ -716,8 +657,8 @@ def with_topology(
     """
     fit = fit_at_training_rows(state)
     var_tree = jnp.asarray(var_tree).astype(jnp.uint8)
-    split_tree = jax.vmap(_drop_unreachable)(jnp.asarray(split_tree).astype(jnp.uint8))
-    idx = jax.vmap(_traverse_tree, in_axes=(None, 0, 0))(state.X, var_tree, split_tree)
+    split_tree = jax.vmap(drop_unreachable)(jnp.asarray(split_tree).astype(jnp.uint8))
+    idx = traverse_forest(state.X, var_tree, split_tree)
     idx = jnp.where(state.valid[None], idx, 0).astype(jnp.uint8)
     fit1 = fit[1].at[state.conv_rows].get(mode="fill", fill_value=0.0)
     return state._replace(

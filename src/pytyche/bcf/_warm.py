@@ -12,7 +12,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import jax
 import numpy as np
+
+from pytyche.bcf._heaps import drop_unreachable, node_ranges
 
 __all__ = ["WarmStart", "remap_topology", "warm_start_from"]
 
@@ -29,19 +32,9 @@ class WarmStart:
     tau_split: np.ndarray
 
 
-def _admissible(var: np.ndarray, split: np.ndarray, node: int, v: int, s: int,
-                max_split: np.ndarray) -> bool:
-    """Whether split ``s`` on feature ``v`` is allowed at ``node`` given its ancestors."""
-    low, high = 1, int(max_split[v]) + 1
-    child, parent = node, node >> 1
-    while parent >= 1:
-        if var[parent] == v and split[parent] > 0:
-            if child & 1:  # right child: values above the ancestor's split
-                low = max(low, int(split[parent]) + 1)
-            else:
-                high = min(high, int(split[parent]))
-        child, parent = parent, parent >> 1
-    return low <= s < high
+# one tree's helpers applied to (T, H) heaps; compiled once per heap shape
+_ranges = jax.jit(jax.vmap(node_ranges, in_axes=(0, 0, None)))
+_drop = jax.jit(jax.vmap(drop_unreachable))
 
 
 def remap_topology(
@@ -63,30 +56,22 @@ def remap_topology(
     -------
     var, split : uint8 heaps of the same shape, admissible under the new binning.
     """
-    var = np.asarray(var, np.uint8)
-    split = np.asarray(split, np.uint8)
-    flat_v = var.reshape(-1, var.shape[-1]).copy()
-    flat_s = split.reshape(-1, split.shape[-1]).copy()
-    H = flat_v.shape[1]
-    for t in range(flat_v.shape[0]):  # loop over trees (a few hundred), not visitors
-        v_t, s_t = flat_v[t], flat_s[t]
-        alive = np.zeros(2 * H, bool)
-        alive[1] = True
-        for node in range(1, H):  # heap order: parents before children
-            if not alive[node] or s_t[node] == 0:
-                v_t[node], s_t[node] = 0, 0
-                continue
-            v = int(v_t[node])
-            threshold = old_cutpoints[v, int(s_t[node]) - 1]
-            new_s = int(np.searchsorted(new_cutpoints[v, : int(new_max_split[v])], threshold,
-                                        side="left")) + 1
-            if new_max_split[v] == 0 or not _admissible(v_t, s_t, node, v, new_s,
-                                                          new_max_split):
-                v_t[node], s_t[node] = 0, 0
-                continue
-            s_t[node] = new_s
-            alive[2 * node] = alive[2 * node + 1] = True
-    return flat_v.reshape(var.shape), flat_s.reshape(split.shape)
+    shape = np.shape(var)
+    var = np.asarray(var, np.uint8).reshape(-1, shape[-1])
+    split = np.asarray(split, np.uint8).reshape(-1, shape[-1])
+    v = var.astype(np.int64)
+    # "go right when x > t" with t the old cut; on the new cuts that is the bin after the
+    # last cut below t (+inf padding never counts)
+    threshold = old_cutpoints[v, np.maximum(split.astype(np.int64) - 1, 0)]
+    mapped = (new_cutpoints[v] < threshold[..., None]).sum(axis=-1) + 1
+    lo, hi = (np.asarray(a) for a in _ranges(var, mapped.astype(np.int32),
+                                              np.asarray(new_max_split, np.int32)))
+    rows, nodes = np.indices(v.shape)
+    admissible = (split > 0) & (lo[rows, nodes, v] <= mapped) & (mapped < hi[rows, nodes, v])
+    # an inadmissible node becomes a leaf; its subtree goes with it
+    new_split = np.asarray(_drop(np.where(admissible, mapped, 0).astype(np.uint8)))
+    new_var = np.where(new_split > 0, var, 0).astype(np.uint8)
+    return new_var.reshape(shape), new_split.reshape(shape)
 
 
 def warm_start_from(forests: object, new_cutpoints: np.ndarray, new_max_split: np.ndarray,

@@ -17,6 +17,7 @@ from pytyche.bcf.results import (
     ContinuousBCFResult,
     HurdleBCFResult,
     ObservedCopy,
+    checked_calibration,
     stash_observed,
 )
 from pytyche.contracts import MetricFamily, ObservedExperimentData
@@ -74,15 +75,9 @@ def _fit_public(result_type: type, engine: str, observed: ObservedExperimentData
 
 
 def _calibration_for(observed: ObservedExperimentData, calibration: Any, pooling: str | None):
-    """Validate a calibration against the data's regime before spending time on the fit,
-    and resolve a size-aware one for the data's number of visitors."""
-    if calibration is None:
-        return None
-    mismatches = calibration.mismatches(observed, pooling=pooling)
-    if mismatches:
-        msg = "calibration does not apply to this data: " + "; ".join(mismatches)
-        raise ValueError(msg)
-    return resolve_for(calibration, observed)
+    """Validate a calibration against the data's regime before spending time on the fit."""
+    return None if calibration is None else checked_calibration(calibration, observed,
+                                                                pooling, subject="data")
 
 
 def _warm_forests(previous: Any, result_type: type, pooling: str | None):
@@ -96,12 +91,6 @@ def _warm_forests(previous: Any, result_type: type, pooling: str | None):
                f"this fit pooling={pooling!r}; warm-start from a fit with the same pooling")
         raise ValueError(msg)
     return previous.fit.forests
-
-
-def resolve_for(calibration: Any, observed: ObservedExperimentData) -> Any:
-    """``calibration.for_size(n visitors)`` when it has one (size-aware calibrations)."""
-    for_size = getattr(calibration, "for_size", None)
-    return calibration if for_size is None else for_size(observed.n_visitors)
 
 
 def fit_continuous_bcf(

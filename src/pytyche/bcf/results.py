@@ -36,6 +36,7 @@ __all__ = [
     "ContinuousBCFResult",
     "HurdleBCFResult",
     "ObservedCopy",
+    "checked_calibration",
     "load_result",
     "stash_observed",
 ]
@@ -93,6 +94,25 @@ def stash_observed(
 # --------------------------------------------------------------------------------------------
 # Results
 # --------------------------------------------------------------------------------------------
+
+
+def checked_calibration(calibration: Any, observed: ObservedExperimentData,
+                        pooling: str | None, *, subject: str) -> Any:
+    """``calibration`` after checking its regime against ``observed``, resolved for the data's
+    number of visitors when it is size-aware (``for_size``).
+
+    Raises
+    ------
+    ValueError
+        Naming each mismatched dimension (metric, number of treatments, pooling) of the
+        ``subject`` ("data" or "posterior").
+    """
+    mismatches = calibration.mismatches(observed, pooling=pooling)
+    if mismatches:
+        msg = f"calibration does not apply to this {subject}: " + "; ".join(mismatches)
+        raise ValueError(msg)
+    for_size = getattr(calibration, "for_size", None)
+    return calibration if for_size is None else for_size(observed.n_visitors)
 
 
 @dataclass(frozen=True, eq=False)
@@ -241,13 +261,8 @@ class _BCFResult:
             The calibration was fitted for another regime; the message names each mismatched
             dimension (metric, number of treatments, pooling).
         """
-        from pytyche.bcf.dispatch import resolve_for
-
-        mismatches = calibration.mismatches(self.observed, pooling=self.pooling)
-        if mismatches:
-            msg = "calibration does not apply to this posterior: " + "; ".join(mismatches)
-            raise ValueError(msg)
-        return dataclasses.replace(self, calibration=resolve_for(calibration, self.observed))
+        return dataclasses.replace(self, calibration=checked_calibration(
+            calibration, self.observed, self.pooling, subject="posterior"))
 
     # ---- persistence ----------------------------------------------------------------------
 
