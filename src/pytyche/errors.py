@@ -10,6 +10,7 @@ __all__ = [
     "PytycheError",
     "PytycheWarning",
     "SchemaViolation",
+    "SourceError",
     "StoreError",
     "UncalibratedWarning",
 ]
@@ -28,7 +29,13 @@ class AlignmentViolation(PytycheError, ValueError):
 
 
 class StoreError(PytycheError, ValueError):
-    """An experiment store on disk is missing, corrupted, or belongs to another experiment."""
+    """An experiment store or a saved posterior on disk is missing, corrupted, or belongs to
+    another experiment; the message names the file and how to recover."""
+
+
+class SourceError(PytycheError, OSError):
+    """A data file, database or output folder cannot be read or written (permissions, a
+    folder where a file was expected, a damaged compressed file, an unknown ``~user``)."""
 
 
 class PytycheWarning(UserWarning):

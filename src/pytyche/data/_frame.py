@@ -22,6 +22,17 @@ from pytyche.contracts import (
     propensity_columns,
 )
 from pytyche.data._metric import check_metric, infer_metric
+from pytyche.data._validate import (
+    check_float32_values,
+    check_outcome_range,
+    check_outcome_varies,
+    date_like,
+    decimals_to_float,
+    index_like,
+    is_internal_name,
+    is_number,
+    normalise_labels,
+)
 from pytyche.data._values import shown
 from pytyche.errors import PytycheWarning, SchemaViolation
 
@@ -130,6 +141,7 @@ def from_dataframe(
     metric = infer_metric(y, name=outcome) if metric is None else check_metric(
         y, metric, name=outcome
     )
+    check_outcome_varies(y, name=outcome)
     arm_names, codes = _arms(frame[treatment], treatment, control)
     if visitor_id is not None:
         _check_visitor_ids(frame[visitor_id], visitor_id)
@@ -140,7 +152,8 @@ def from_dataframe(
         columns[name] = _passthrough_column(frame[name], name)
     columns[RESERVED_OUTCOME_COLUMN] = pd.Series(y, index=frame.index)
     if visitor_id is not None:
-        columns[RESERVED_VISITOR_ID_COLUMN] = frame[visitor_id]
+        columns[RESERVED_VISITOR_ID_COLUMN] = _one_kind(frame[visitor_id], visitor_id,
+                                                        "visitor id column")
     work = pd.DataFrame(columns).reset_index(drop=True)
     _check_propensity_names(passthrough, len(arm_names))
 
@@ -277,6 +290,7 @@ def _resolve_features(
                 "(df.columns = df.columns.astype(str)) or pass features explicitly"
             )
             raise SchemaViolation(msg)
+        _check_inferred_features(frame, names)
     else:
         names = list(features)
         repeated = sorted({n for n in names if names.count(n) > 1})
@@ -297,6 +311,14 @@ def _resolve_features(
                     "the column"
                 )
                 raise SchemaViolation(msg)
+    internal = [n for n in names if is_internal_name(n)]
+    if internal:
+        msg = (
+            f"feature(s) {internal[:10]} use the __name__ form pytyche reserves for its own "
+            "columns (a saved posterior stores the arm as __treatment__); rename them, e.g. "
+            f"df.rename(columns={{{internal[0]!r}: {internal[0].strip('_')!r}}})"
+        )
+        raise SchemaViolation(msg)
     if _TREATMENT_VIEW_COLUMN in names:
         msg = (
             f"feature {_TREATMENT_VIEW_COLUMN!r} would clash with the treatment label column "
@@ -305,6 +327,28 @@ def _resolve_features(
         )
         raise SchemaViolation(msg)
     return names
+
+
+def _check_inferred_features(frame: pd.DataFrame, names: Sequence[str]) -> None:
+    """Columns that would silently become features when features are inferred."""
+    for name in names:
+        if is_internal_name(name) and not index_like(name, frame[name]):
+            continue  # refused with the internal-name message
+        if index_like(name, frame[name]):
+            msg = (
+                f"column {name!r} looks like a row index saved with the data, not a feature; "
+                "drop it (df.drop(columns=[...]), read_csv(..., read_options={'index_col': 0}), "
+                "or to_csv(index=False) when writing), or pass features= explicitly"
+            )
+            raise SchemaViolation(msg)
+        if date_like(frame[name]):
+            msg = (
+                f"column {name!r} holds dates written as text (e.g. "
+                f"{shown(frame[name].dropna().iloc[0])}); as a feature each date would be an "
+                "unordered label. Convert it to a number (e.g. days since a start date) or pass "
+                "features= without it"
+            )
+            raise SchemaViolation(msg)
 
 
 def _passthrough_columns(
@@ -323,11 +367,8 @@ def _first_row(mask: np.ndarray) -> int:
     return int(np.flatnonzero(mask)[0])
 
 
-def _is_number(value: Any) -> bool:
-    return isinstance(value, numbers.Real) and not isinstance(value, bool | np.bool_)
-
-
 def _outcome_values(column: pd.Series, name: str) -> np.ndarray:
+    column = decimals_to_float(column)
     dtype = column.dtype
     numeric = pd.api.types.is_bool_dtype(dtype) or (
         pd.api.types.is_numeric_dtype(dtype)
@@ -364,13 +405,8 @@ def _outcome_values(column: pd.Series, name: str) -> np.ndarray:
             f"first at row {row} (0-based): {shown(column.iloc[row])}. Drop or fix those rows"
         )
         raise SchemaViolation(msg)
+    check_outcome_range(y, name=name)
     return y
-
-
-def _sort_levels(levels: list[Any]) -> list[Any]:
-    if all(_is_number(v) for v in levels):
-        return sorted(levels)
-    return sorted(levels, key=str)
 
 
 def _arms(column: pd.Series, name: str, control: Any) -> tuple[tuple[str, ...], np.ndarray]:
@@ -385,14 +421,7 @@ def _arms(column: pd.Series, name: str, control: Any) -> tuple[tuple[str, ...], 
         levels = list(column.cat.categories)
     else:
         levels = list(pd.unique(column))
-    levels = _sort_levels(levels)
-    names = [str(v) for v in levels]
-    if len(set(names)) < len(names):
-        msg = (
-            f"treatment column {name!r} has levels {levels[:_MAX_LISTED]} whose names collide "
-            "as strings; relabel them so each arm has a distinct name"
-        )
-        raise SchemaViolation(msg)
+    names, group, _ = normalise_labels(levels, column=name)
     if len(names) < 2:
         msg = (
             f"treatment column {name!r} has a single level {names}; an experiment compares "
@@ -400,8 +429,9 @@ def _arms(column: pd.Series, name: str, control: Any) -> tuple[tuple[str, ...], 
             "rows selected"
         )
         raise SchemaViolation(msg)
-    codes = pd.Categorical(column, categories=levels).codes.astype(np.int64)
-    counts = np.bincount(codes, minlength=len(levels))
+    raw_codes = pd.Categorical(column, categories=levels).codes.astype(np.int64)
+    codes = np.asarray(group, dtype=np.int64)[raw_codes]
+    counts = np.bincount(codes, minlength=len(names))
     if (counts == 0).any():
         empty = [n for n, c in zip(names, counts, strict=True) if c == 0]
         msg = (
@@ -419,11 +449,13 @@ def _arms(column: pd.Series, name: str, control: Any) -> tuple[tuple[str, ...], 
 
 def _control_index(names: list[str], column: str, control: Any) -> int:
     if control is not None:
-        key = str(control)
+        key = str(control).strip()
         if key not in names:
+            near = [n for n in names if n.casefold() == key.casefold()]
+            hint = f"; did you mean {near[0]!r}?" if near else ""
             msg = (
                 f"control name {control!r} does not exist in treatment column {column!r}; "
-                f"levels are {names[:_MAX_LISTED]}"
+                f"levels are {names[:_MAX_LISTED]}{hint}"
             )
             raise SchemaViolation(msg)
         return names.index(key)
@@ -460,6 +492,7 @@ def _check_visitor_ids(column: pd.Series, name: str) -> None:
 
 
 def _feature_column(column: pd.Series, name: str) -> pd.Series:
+    column = decimals_to_float(column)
     dtype = column.dtype
     unsupported = (
         pd.api.types.is_datetime64_any_dtype(dtype)
@@ -501,6 +534,7 @@ def _feature_column(column: pd.Series, name: str) -> pd.Series:
                 f"{row}: {shown(values[row])}); replace them with finite numbers or drop those rows"
             )
             raise SchemaViolation(msg)
+        check_float32_values(values, name=name)
     return column
 
 
@@ -533,6 +567,24 @@ def _normalise_object(column: pd.Series, name: str) -> pd.Series:
     raise SchemaViolation(msg)
 
 
+def _one_kind(column: pd.Series, name: str, what: str) -> pd.Series:
+    """An object column whose values are all of one kind (all text or all numbers), so that it
+    can be stored; mixed kinds are refused with the first odd row."""
+    if not pd.api.types.is_object_dtype(column.dtype):
+        return column
+    kinds = column.map(lambda v: "number" if is_number(v) else type(v).__name__)
+    distinct = list(dict.fromkeys(kinds))
+    if len(distinct) > 1:
+        row = _first_row((kinds != distinct[0]).to_numpy(dtype=bool))
+        msg = (
+            f"{what} {name!r} mixes value types {distinct} (row 0 holds "
+            f"{shown(column.iloc[0])}, row {row} holds {shown(column.iloc[row])}); convert it "
+            f"to one type, e.g. df[{name!r}].astype(str)"
+        )
+        raise SchemaViolation(msg)
+    return column
+
+
 def _passthrough_column(column: pd.Series, name: str) -> pd.Series:
     null = column.isna().to_numpy(dtype=bool)
     if null.any():
@@ -541,6 +593,7 @@ def _passthrough_column(column: pd.Series, name: str) -> pd.Series:
             f"{_first_row(null)}); fill it for every visitor or drop the column"
         )
         raise SchemaViolation(msg)
+    column = _one_kind(column, name, "reserved column")
     if name.startswith("propensity"):
         if not pd.api.types.is_numeric_dtype(column.dtype) or pd.api.types.is_bool_dtype(
             column.dtype
