@@ -66,8 +66,8 @@ _EXPORTS: dict[str, str] = {
 }
 
 _SUBMODULES = frozenset(
-    {"analysis", "bcf", "calibrate", "contracts", "data", "errors", "experiment", "generators",
-     "viz"}
+    {"analysis", "bcf", "calibrate", "compare", "contracts", "data", "errors", "experiment",
+     "generators", "viz"}
 )
 
 __all__ = sorted(_EXPORTS)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import numpy as np
 
@@ -188,6 +188,29 @@ def _check_seed(seed: object) -> int:
     return int(seed)
 
 
+class HurdleTargets(NamedTuple):
+    """The two channels of a hurdle outcome, as the engine fits them."""
+
+    y: np.ndarray
+    """(n,) float32 outcome as validated."""
+    converted: np.ndarray
+    """(n,) bool, y > 0."""
+    log_severity: np.ndarray
+    """(n,) standardized log(y) of converters, 0 for non-converters."""
+    scale: Scale
+    """Mean and sd of the converters' log(y), to map draws back to revenue."""
+
+
+def hurdle_targets(y: np.ndarray) -> HurdleTargets:
+    """Split a validated hurdle outcome into conversion and standardized log-severity."""
+    converted = y > 0
+    log_sev = np.log(y[converted])
+    _, mean, sd = standardize(log_sev)
+    full = np.zeros_like(y)
+    full[converted] = (log_sev - mean) / sd
+    return HurdleTargets(y, converted, full, Scale("hurdle", mean, sd))
+
+
 def _fit_single(
     family: str,
     X: np.ndarray,
@@ -198,9 +221,10 @@ def _fit_single(
     config: GPUBCFConfig | None,
     progress: bool,
     warm_start: tuple[ForestDraws, ...] | None = None,
+    config_fields: dict[str, Any] | None = None,
 ) -> BCFFit:
     """One-channel fit (continuous on standardized y, or probit on 0/1 y)."""
-    config = config or GPUBCFConfig()
+    config = GPUBCFConfig.from_options(config, config_fields, caller=f"fit_{family}_arrays")
     seed = _check_seed(seed)
     t0 = time.perf_counter()
     Xf, zi, yf, pr = validate_inputs(X, z, y, propensity, config, family=family)
@@ -231,6 +255,7 @@ def fit_continuous_arrays(
     config: GPUBCFConfig | None = None,
     progress: bool = True,
     warm_start: tuple[ForestDraws, ...] | None = None,
+    **config_fields: Any,
 ) -> BCFFit:
     """Fit a Gaussian multi-arm BCF.
 
@@ -246,6 +271,8 @@ def fit_continuous_arrays(
     progress : show a tqdm bar over burn-in and sampling.
     warm_start : a previous fit's `forests` (same config, arms and features): every forest
         starts from the tree structures of its last kept draw instead of single leaves.
+    **config_fields : any `GPUBCFConfig` field (``num_trees_tau=20``, ...), applied on top of
+        `config`; an unknown name raises ``TypeError`` listing the valid ones.
 
     Returns
     -------
@@ -258,7 +285,8 @@ def fit_continuous_arrays(
         Bad shapes or dtypes, NaN features, fewer than ``max(10, 2·min_samples_leaf)``
         visitors in an arm; raised before any compilation.
     """
-    return _fit_single("continuous", X, z, y, propensity, seed, config, progress, warm_start)
+    return _fit_single("continuous", X, z, y, propensity, seed, config, progress, warm_start,
+                       config_fields)
 
 
 def fit_binary_arrays(
@@ -271,13 +299,15 @@ def fit_binary_arrays(
     config: GPUBCFConfig | None = None,
     progress: bool = True,
     warm_start: tuple[ForestDraws, ...] | None = None,
+    **config_fields: Any,
 ) -> BCFFit:
     """Fit a probit multi-arm BCF (latent-variable augmentation) to a 0/1 outcome.
 
     Parameters are those of `fit_continuous_arrays`; `y` must be 0/1. The effects in
     ``draws['cate']`` are on the probability scale, Φ(μ + τ_j) − Φ(μ), per visitor and draw.
     """
-    return _fit_single("binary", X, z, y, propensity, seed, config, progress, warm_start)
+    return _fit_single("binary", X, z, y, propensity, seed, config, progress, warm_start,
+                       config_fields)
 
 
 def fit_hurdle_arrays(
@@ -291,6 +321,7 @@ def fit_hurdle_arrays(
     config: GPUBCFConfig | None = None,
     progress: bool = True,
     warm_start: tuple[ForestDraws, ...] | None = None,
+    **config_fields: Any,
 ) -> BCFFit:
     """Fit a hurdle BCF to a zero-inflated non-negative outcome (revenue per visitor).
 
@@ -316,53 +347,17 @@ def fit_hurdle_arrays(
     if pooling not in ("joint", "independent"):
         msg = f"pooling={pooling!r}: expected 'joint' or 'independent'"
         raise ValueError(msg)
-    config = config or GPUBCFConfig()
+    config = GPUBCFConfig.from_options(config, config_fields, caller="fit_hurdle_arrays")
     seed = _check_seed(seed)
     t0 = time.perf_counter()
     Xf, zi, yf, pr = validate_inputs(X, z, y, propensity, config, family="hurdle")
-    K = int(zi.max()) + 1
-    conv = yf > 0
-    logsev = np.log(yf[conv])
-    _, ls_mean, ls_sd = standardize(logsev)
-    scale = Scale("hurdle", ls_mean, ls_sd)
-    ls_full = np.zeros_like(yf)
-    ls_full[conv] = (logsev - ls_mean) / ls_sd
+    targets = hurdle_targets(yf)
     if pooling == "joint":
-        y_model = np.stack([conv.astype(np.float32), ls_full])
-        observed = np.stack([np.ones_like(conv), conv])
-        mu, tau, forests, timings = _run_engine(
-            Xf, zi, y_model, observed, "hurdle", pr, seed, config, progress, scale,
-            None if warm_start is None else warm_start[0],
-        )
-        t1 = time.perf_counter()
-        draws = outcome_draws(scale, mu, tau, forests.sigma)
-        forest_set: tuple[ForestDraws, ...] = (forests,)
+        from pytyche.bcf.hurdle.model import _fit_joint_hurdle_bcf as path
     else:
-        mu_c, tau_c, f_conv, tm_c = _run_engine(
-            Xf, zi, conv.astype(np.float32)[None], None, "binary", pr, seed, config,
-            progress, Scale("binary"), None if warm_start is None else warm_start[0],
-        )
-        validate_inputs(  # converters alone must still fill every arm
-            Xf[conv], zi[conv], yf[conv], None if pr is None else pr[conv], config,
-            family="continuous",
-        )
-        _, _, f_sev, tm_s = _run_engine(
-            Xf[conv], zi[conv], ls_full[conv][None], None, "continuous",
-            None if pr is None else pr[conv], seed + 1, config, progress,
-            Scale("continuous", ls_mean, ls_sd), None if warm_start is None else warm_start[-1],
-        )
-        t1 = time.perf_counter()
-        mu_s, tau_s = f_sev.raw_predict(Xf, pr)
-        draws = outcome_draws(
-            scale,
-            np.concatenate([mu_c, mu_s], axis=1),
-            np.concatenate([tau_c, tau_s], axis=2),
-            f_sev.sigma,
-        )
-        forest_set = (f_conv, f_sev)
-        timings = {
-            f"{ch}_{key}": v for ch, tm in (("conv", tm_c), ("sev", tm_s)) for key, v in tm.items()
-        }
-    timings["draws_s"] = time.perf_counter() - t1
+        from pytyche.bcf.hurdle.compose import _fit_independent_hurdle_bcf as path
+    draws, forest_set, timings = path(Xf, zi, targets, propensity=pr, seed=seed, config=config,
+                                      progress=progress, warm_start=warm_start)
     timings["total_s"] = time.perf_counter() - t0
+    K = int(zi.max()) + 1
     return _finish("hurdle", pooling, K, len(yf), config, seed, draws, forest_set, timings)

@@ -15,6 +15,7 @@ from pytyche.errors import SchemaViolation
 __all__ = [
     "Binning",
     "Prepared",
+    "_compute_basis",
     "bucket_size",
     "min_visitors_per_arm",
     "prepare",
@@ -39,6 +40,46 @@ def bucket_size(n: int) -> int:
     e = max(n.bit_length() - 4, 0)
     c = -(-n // (1 << e))
     return c << e
+
+
+def _compute_basis(z: np.ndarray, num_arms: int | None = None) -> np.ndarray:
+    """Contrast coding of the arms against control: one 0/1 column per non-control arm.
+
+    Row ``i`` has a 1 in column ``j - 1`` when visitor ``i`` received arm ``j >= 1`` and is all
+    zeros for control, so the model's outcome is ``μ(x) + Σ_j basis[i, j] · τ_j(x)``: each τ
+    forest is the effect of one arm against control, and control rows carry no τ at all.
+
+    Parameters
+    ----------
+    z : numpy.ndarray
+        Integer arm index per visitor, shape (n,); 0 is control.
+    num_arms : int, optional
+        K, the number of arms; ``z.max() + 1`` when omitted.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape (n, K - 1), uint8.
+
+    Raises
+    ------
+    SchemaViolation
+        ``z`` is not a 1-D array of integers in [0, K - 1], or K < 2.
+
+    Examples
+    --------
+    >>> _compute_basis(np.array([0, 1, 2, 0])).tolist()
+    [[0, 0], [1, 0], [0, 1], [0, 0]]
+    """
+    z = np.asarray(z)
+    if z.ndim != 1 or not np.issubdtype(z.dtype, np.integer):
+        _fail(f"z must be a 1-D array of integer arm indices, got shape {z.shape} of {z.dtype}")
+    K = int(z.max()) + 1 if num_arms is None and z.size else int(num_arms or 0)
+    if K < 2:
+        _fail(f"the contrast basis needs at least 2 arms (control and one treatment), got {K}")
+    if z.size and (z.min() < 0 or z.max() >= K):
+        _fail(f"z holds arm indices outside [0, {K - 1}]")
+    return (z[:, None] == np.arange(1, K)[None, :]).astype(np.uint8)
 
 
 def min_visitors_per_arm(config: GPUBCFConfig) -> int:
@@ -213,12 +254,15 @@ def prepare(
     n_pad = bucket_size(n)
     X_mu = np.zeros((p + K - 1, n_pad), np.uint8)
     X_mu[:, :n] = binning.transform(Xp)
-    counts = np.bincount(z, minlength=K)
-    n_arm_pad = bucket_size(int(counts[1:].max()))
+    # The τ forests see the rows of the (K - 1)-column contrast basis: forest j sums over the
+    # visitors with a 1 in column j (arm j + 1), stored as a padded row list per arm.
+    basis = _compute_basis(z, K)
+    counts = basis.sum(axis=0, dtype=np.int64)
+    n_arm_pad = bucket_size(int(counts.max()))
     arm_index = np.full((K - 1, n_arm_pad), n_pad, np.int32)
-    for j in range(1, K):  # loop over arms
-        rows = np.flatnonzero(z == j)
-        arm_index[j - 1, : rows.size] = rows
+    for j in range(K - 1):  # loop over contrast columns, not visitors
+        rows = np.flatnonzero(basis[:, j])
+        arm_index[j, : rows.size] = rows
     valid = np.zeros(n_pad, bool)
     valid[:n] = True
     return Prepared(

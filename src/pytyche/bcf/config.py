@@ -1,15 +1,42 @@
-"""Configuration of the BCF engine (no JAX import here).
+"""Configuration of the BCF engine and the homes of its result types (no JAX import here).
 
-`GPUBCFConfig` keeps the name the specification uses; the engine runs on CPU as well.
+`GPUBCFConfig` keeps the name the specification uses; the engine runs on CPU as well. The
+result types (`HurdleBCFResult`, `ContinuousBCFResult`, `BinaryBCFResult`) are defined in
+:mod:`pytyche.bcf.results` and can be imported from here too, as the specification does
+(``from pytyche.bcf.config import HurdleBCFResult``); they load on first access.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import importlib
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from statistics import NormalDist
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["HURDLE_KERNELS", "GPUBCFConfig", "compute_num_trees_tau"]
+if TYPE_CHECKING:
+    from pytyche.bcf.results import BinaryBCFResult, ContinuousBCFResult, HurdleBCFResult
+
+__all__ = [
+    "HURDLE_KERNELS",
+    "BinaryBCFResult",
+    "ContinuousBCFResult",
+    "GPUBCFConfig",
+    "HurdleBCFResult",
+    "compute_num_trees_tau",
+]
+
+#: Result types re-exported from their real home, loaded on first access.
+_RESULT_TYPES = ("BinaryBCFResult", "ContinuousBCFResult", "HurdleBCFResult")
+
+
+def __getattr__(name: str) -> Any:
+    if name in _RESULT_TYPES:
+        return getattr(importlib.import_module("pytyche.bcf.results"), name)
+    msg = f"module 'pytyche.bcf.config' has no attribute {name!r}"
+    raise AttributeError(msg)
 
 HURDLE_KERNELS = ("pytyche", "bartz")
 """Allowed values of `GPUBCFConfig.hurdle_kernel`."""
@@ -150,6 +177,55 @@ class GPUBCFConfig:
     def to_dict(self) -> dict[str, int | float | str]:
         """Return the fields as a plain dict (JSON-ready)."""
         return {f.name: getattr(self, f.name) for f in fields(self)}
+
+    @classmethod
+    def field_names(cls) -> tuple[str, ...]:
+        """Names of the settings, in declaration order."""
+        return tuple(f.name for f in fields(cls))
+
+    @classmethod
+    def from_options(
+        cls,
+        config: GPUBCFConfig | None = None,
+        options: Mapping[str, Any] | None = None,
+        *,
+        caller: str = "fit",
+    ) -> GPUBCFConfig:
+        """`config` (default: the defaults) with the fields named in `options` replaced.
+
+        This is what lets every fit take config fields as keyword arguments, e.g.
+        ``fit_hurdle_bcf(observed, num_trees_tau=20)``.
+
+        Parameters
+        ----------
+        config : GPUBCFConfig, optional
+            Starting point; ``GPUBCFConfig()`` when None.
+        options : mapping of str to value, optional
+            Field values to override.
+        caller : str, default="fit"
+            Function name used in the error message.
+
+        Raises
+        ------
+        TypeError
+            `config` is not a `GPUBCFConfig`, or `options` names something that is not a
+            field (the message lists the valid names).
+        ValueError
+            A value is out of range (from the field checks).
+        """
+        if config is not None and not isinstance(config, GPUBCFConfig):
+            msg = f"{caller}: config must be a GPUBCFConfig, got {type(config).__name__}"
+            raise TypeError(msg)
+        options = dict(options or {})
+        if not options:
+            return config if config is not None else cls()
+        valid = cls.field_names()
+        unknown = sorted(set(options) - set(valid))
+        if unknown:
+            msg = (f"{caller}() got unexpected keyword argument(s) {unknown}; the GPUBCFConfig "
+                   f"fields it accepts are: {', '.join(valid)}")
+            raise TypeError(msg)
+        return dataclasses.replace(config if config is not None else cls(), **options)
 
 
 def compute_num_trees_tau(

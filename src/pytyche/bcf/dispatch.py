@@ -7,6 +7,7 @@ the array-level fit, and wrap the draws in a result that keeps the data.
 
 from __future__ import annotations
 
+import warnings
 from typing import Any, Literal
 
 import numpy as np
@@ -21,6 +22,7 @@ from pytyche.bcf.results import (
     stash_observed,
 )
 from pytyche.contracts import MetricFamily, ObservedExperimentData
+from pytyche.errors import UncalibratedWarning
 
 __all__ = [
     "HURDLE_ZERO_SHARE",
@@ -59,10 +61,12 @@ def _engine_inputs(observed: ObservedExperimentData):
 
 def _fit_public(result_type: type, engine: str, observed: ObservedExperimentData, *,
                 observed_copy: ObservedCopy, calibration: Any, pooling: str | None = None,
-                warm_start: Any = None, **engine_kwargs: Any):
+                warm_start: Any = None, config: GPUBCFConfig | None = None,
+                config_fields: dict[str, Any], caller: str, **engine_kwargs: Any):
     """Check everything cheap first, then run the array-level `engine` and wrap its draws."""
     from pytyche.bcf import _arrays
 
+    engine_kwargs["config"] = GPUBCFConfig.from_options(config, config_fields, caller=caller)
     X, z, y, propensity = _engine_inputs(observed)
     stash = stash_observed(observed, observed_copy)
     calibration = _calibration_for(observed, calibration, pooling)
@@ -75,9 +79,23 @@ def _fit_public(result_type: type, engine: str, observed: ObservedExperimentData
 
 
 def _calibration_for(observed: ObservedExperimentData, calibration: Any, pooling: str | None):
-    """Validate a calibration against the data's regime before spending time on the fit."""
-    return None if calibration is None else checked_calibration(calibration, observed,
-                                                                pooling, subject="data")
+    """Validate a calibration against the data's regime before spending time on the fit.
+
+    ``Calibration.skip()`` warns (:class:`~pytyche.errors.UncalibratedWarning`): the glossary
+    has the library say so when a fit runs uncorrected on purpose. Python's default warning
+    filter shows it once per calling line.
+    """
+    if calibration is None:
+        return None
+    if not getattr(calibration, "applied", True):
+        warnings.warn(
+            "fitting with Calibration.skip(): this posterior's intervals are not corrected for "
+            "coverage and may be too narrow at scale; pass Calibration.from_sweep(...) to "
+            "correct them",
+            UncalibratedWarning,
+            stacklevel=4,
+        )
+    return checked_calibration(calibration, observed, pooling, subject="data")
 
 
 def _warm_forests(previous: Any, result_type: type, pooling: str | None):
@@ -102,6 +120,7 @@ def fit_continuous_bcf(
     observed_copy: ObservedCopy = "view",
     calibration: Any = None,
     warm_start: Any = None,
+    **config_fields: Any,
 ) -> ContinuousBCFResult:
     """Fit a Gaussian BCF with one τ forest per non-control treatment (K = 2..10).
 
@@ -125,14 +144,28 @@ def fit_continuous_bcf(
         example the previous round of a sequential experiment, on fewer visitors). Every
         forest starts from the tree structures of its last draw instead of single leaves;
         thresholds are carried as feature values, so the new data may bin differently.
+    **config_fields
+        Any :class:`GPUBCFConfig` field, e.g. ``num_trees_tau=20``: applied on top of
+        ``config`` (or of the defaults). A misspelt name raises ``TypeError`` listing the
+        valid fields.
 
     Returns
     -------
     ContinuousBCFResult
+
+    Raises
+    ------
+    TypeError
+        An unknown keyword argument.
+    SchemaViolation
+        Input the engine cannot fit (see :func:`pytyche.bcf.fit_continuous_arrays`).
+    ValueError
+        A calibration for another regime, or a config value out of range.
     """
     return _fit_public(ContinuousBCFResult, "fit_continuous_arrays", observed, config=config,
                        seed=seed, progress=progress, observed_copy=observed_copy,
-                       calibration=calibration, warm_start=warm_start)
+                       calibration=calibration, warm_start=warm_start,
+                       config_fields=config_fields, caller="fit_continuous_bcf")
 
 
 def fit_binary_bcf(
@@ -144,6 +177,7 @@ def fit_binary_bcf(
     observed_copy: ObservedCopy = "view",
     calibration: Any = None,
     warm_start: Any = None,
+    **config_fields: Any,
 ) -> BinaryBCFResult:
     """Fit a probit BCF to a 0/1 outcome; effects are differences in probability.
 
@@ -151,7 +185,8 @@ def fit_binary_bcf(
     """
     return _fit_public(BinaryBCFResult, "fit_binary_arrays", observed, config=config,
                        seed=seed, progress=progress, observed_copy=observed_copy,
-                       calibration=calibration, warm_start=warm_start)
+                       calibration=calibration, warm_start=warm_start,
+                       config_fields=config_fields, caller="fit_binary_bcf")
 
 
 def fit_hurdle_bcf(
@@ -164,6 +199,7 @@ def fit_hurdle_bcf(
     observed_copy: ObservedCopy = "view",
     calibration: Any = None,
     warm_start: Any = None,
+    **config_fields: Any,
 ) -> HurdleBCFResult:
     """Fit a hurdle BCF to zero-inflated revenue: conversion (probit) times basket (log-normal).
 
@@ -174,13 +210,20 @@ def fit_hurdle_bcf(
         splits cleanly into a conversion part and a basket-size part and each channel borrows
         strength from the other. ``"independent"`` fits the channels separately (a probit
         BCF on everyone, a Gaussian BCF on converters' log basket) and composes their draws:
-        the two-stage baseline of the literature.
+        the two-stage baseline of the literature. The two paths live in
+        :mod:`pytyche.bcf.hurdle.model` and :mod:`pytyche.bcf.hurdle.compose`.
 
-    Other parameters are those of :func:`fit_continuous_bcf`.
+    Other parameters (config fields as keywords included) are those of
+    :func:`fit_continuous_bcf`.
+
+    Examples
+    --------
+    >>> posterior = fit_hurdle_bcf(observed, num_trees_tau=20, seed=0)  # doctest: +SKIP
     """
     return _fit_public(HurdleBCFResult, "fit_hurdle_arrays", observed, config=config,
                        seed=seed, progress=progress, observed_copy=observed_copy,
-                       calibration=calibration, pooling=pooling, warm_start=warm_start)
+                       calibration=calibration, pooling=pooling, warm_start=warm_start,
+                       config_fields=config_fields, caller="fit_hurdle_bcf")
 
 
 def select_family(y: np.ndarray) -> str:
