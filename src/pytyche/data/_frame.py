@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numbers
+import re
 import warnings
 from collections.abc import Hashable, Sequence
 from typing import Any
@@ -290,7 +291,7 @@ def _resolve_features(
                 "(df.columns = df.columns.astype(str)) or pass features explicitly"
             )
             raise SchemaViolation(msg)
-        _check_inferred_features(frame, names)
+        _check_inferred_features(frame, names, [k for k in (treatment, outcome, visitor_id) if k])
     else:
         names = list(features)
         repeated = sorted({n for n in names if names.count(n) > 1})
@@ -329,9 +330,18 @@ def _resolve_features(
     return names
 
 
-def _check_inferred_features(frame: pd.DataFrame, names: Sequence[str]) -> None:
+def _check_inferred_features(frame: pd.DataFrame, names: Sequence[str], keys: Sequence[str]
+                             ) -> None:
     """Columns that would silently become features when features are inferred."""
     for name in names:
+        copy_of = next((k for k in keys if re.fullmatch(re.escape(k) + r"[._]\d+", name)), None)
+        if copy_of is not None:
+            msg = (
+                f"column {name!r} looks like a second {copy_of!r} column renamed by the reader "
+                "(the header repeats that name); rename or drop the copy, or pass features= "
+                "explicitly"
+            )
+            raise SchemaViolation(msg)
         if is_internal_name(name) and not index_like(name, frame[name]):
             continue  # refused with the internal-name message
         if index_like(name, frame[name]):
