@@ -42,7 +42,7 @@ def fit_policy_tree(
     max_depth: int = 3,
     min_segment_share: float = 0.10,
     n_bootstrap: int = 50,
-    bootstrap_seed: int | None = None,
+    bootstrap_seed: int | None = 0,
     *,
     level: float = 0.80,
     epsilon: float = DEFAULT_EPSILON,
@@ -59,8 +59,10 @@ def fit_policy_tree(
         Smallest segment, as a share of visitors (``min_samples_leaf = ceil(share * n)``).
     n_bootstrap : int, default=50
         Bootstrap refits used to score each segment's stability; 0 skips them (scores NaN).
-    bootstrap_seed : int, optional
-        Seed of the bootstrap resampling; the result is deterministic given it.
+    bootstrap_seed : int or None, default=0
+        Seed of the bootstrap resampling. With the default the whole result is deterministic
+        given the posterior and the hyperparameters, as the glossary requires of the policy
+        tree; None draws fresh entropy (stability scores then vary from call to call).
     level : float, default=0.80
         Credible level of the segments' gate intervals.
     epsilon : float, default=0.02
@@ -107,6 +109,8 @@ def fit_policy_tree(
         X, gains, leaves, leaf_ids, max_depth, min_samples_leaf, n_bootstrap, bootstrap_seed
     )
     rules = leaf_rules(tree, schema, observed.visitors())
+    # Let the bare sklearn tree be turned into a policy on its own (TreePolicy(tree, map)).
+    tree.feature_schema_ = schema
 
     segments, allocation = [], {}
     for leaf in leaf_ids:

@@ -54,24 +54,41 @@ class TruthComparison:
             raise ValueError(msg)
 
 
+def _policy_and_truth(first: Any, second: Any) -> tuple[Any, CalibrationTruth]:
+    """Sort the two optional arguments into (policy, truth), whichever order they came in."""
+    truths = [a for a in (first, second) if isinstance(a, CalibrationTruth)]
+    if len(truths) != 1:
+        msg = (f"evaluate_against_truth needs exactly one CalibrationTruth, got {len(truths)}; "
+               "call evaluate_against_truth(posterior, tree, truth)")
+        raise TypeError(msg)
+    policy = second if isinstance(first, CalibrationTruth) else first
+    return policy, truths[0]
+
+
 def evaluate_against_truth(
     posterior_or_analysis: Any,
-    truth: CalibrationTruth,
-    policy: PolicyTreeResult | ExportedPolicy | None = None,
+    policy: PolicyTreeResult | ExportedPolicy | CalibrationTruth | None = None,
+    truth: CalibrationTruth | PolicyTreeResult | ExportedPolicy | None = None,
 ) -> TruthComparison:
     """Compare a posterior (or an analysis of it) and its policy with the simulated truth.
+
+    The specification's argument order is ``evaluate_against_truth(posterior, tree, truth)``.
+    The earlier order ``evaluate_against_truth(posterior, truth)`` and
+    ``evaluate_against_truth(posterior, truth, policy)`` keeps working: the truth is told
+    apart by its type (:class:`~pytyche.contracts.CalibrationTruth`), so the two orders
+    cannot be confused.
 
     Parameters
     ----------
     posterior_or_analysis : posterior or AnalysisResult
         What was estimated. An :class:`AnalysisResult` contributes its posterior and, unless
         ``policy`` is given, its policy tree.
-    truth : CalibrationTruth
-        Truth aligned with ``posterior.observed.visitors()``; needs ``potential_outcomes``
-        (n, K) and a per-visitor CATE.
     policy : PolicyTreeResult or ExportedPolicy, optional
         The policy to score; its deterministic assignment of the observed visitors is used.
         Without one, each visitor gets the arm with the highest posterior-mean level.
+    truth : CalibrationTruth
+        Truth aligned with ``posterior.observed.visitors()``; needs ``potential_outcomes``
+        (n, K) and a per-visitor CATE.
 
     Returns
     -------
@@ -79,11 +96,14 @@ def evaluate_against_truth(
 
     Raises
     ------
+    TypeError
+        No :class:`CalibrationTruth` among the arguments, or two of them.
     ValueError
         ``truth`` carries no potential outcomes.
     AlignmentViolation
         Truth and posterior disagree on visitor count or arm count.
     """
+    policy, truth = _policy_and_truth(policy, truth)
     if isinstance(posterior_or_analysis, AnalysisResult):
         posterior = posterior_or_analysis.posterior
         if policy is None:

@@ -229,7 +229,7 @@ class _BCFResult:
     # ---- analysis shortcuts (the analysis layer does the work) ------------------------------
 
     def fit_policy_tree(self, max_depth: int = 3, min_segment_share: float = 0.10,
-                        n_bootstrap: int = 50, bootstrap_seed: int | None = None, **kwargs: Any):
+                        n_bootstrap: int = 50, bootstrap_seed: int | None = 0, **kwargs: Any):
         """Segments of the visitors where the best treatment differs; see
         :func:`pytyche.analysis.fit_policy_tree`."""
         from pytyche.analysis import fit_policy_tree

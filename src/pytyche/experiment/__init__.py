@@ -14,6 +14,8 @@ real data read from files or a database::
 Importing this package loads neither JAX, bartz nor matplotlib; fits load them on first use.
 """
 
+from typing import TYPE_CHECKING, Any
+
 from pytyche.errors import StoreError, UncalibratedWarning
 from pytyche.experiment.cells import (
     CONTROL_CELL,
@@ -37,6 +39,7 @@ from pytyche.experiment.policies import (
     TreePolicy,
     TreeRouting,
     UniformPolicy,
+    assign_treatments,
     draw_treatments,
     epsilon_clip,
 )
@@ -72,6 +75,9 @@ from pytyche.experiment.sequential import (
 from pytyche.experiment.simulate import simulated_experiment_generator
 from pytyche.experiment.store import ExperimentStore
 
+if TYPE_CHECKING:
+    from pytyche.analysis._truth import TruthComparison
+
 __all__ = [
     "CONTROL_CELL",
     "EXPLORE_CELL",
@@ -97,8 +103,10 @@ __all__ = [
     "ThompsonPolicy",
     "TreePolicy",
     "TreeRouting",
+    "TruthComparison",
     "UncalibratedWarning",
     "UniformPolicy",
+    "assign_treatments",
     "blend_probabilities",
     "build_cumulative",
     "cold_start_plan",
@@ -118,3 +126,13 @@ __all__ = [
     "validate_cell_weights",
     "validate_round_data",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # The sim-mode truth metrics are defined in the analysis layer; load it only when asked.
+    if name == "TruthComparison":
+        from pytyche.analysis._truth import TruthComparison
+
+        return TruthComparison
+    msg = f"module 'pytyche.experiment' has no attribute {name!r}"
+    raise AttributeError(msg)

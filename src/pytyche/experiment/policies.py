@@ -3,7 +3,9 @@
 A policy answers one question: for each visitor, with which probability does it receive each
 treatment? Everything else (drawing the treatment, recording propensities, exporting rules)
 is built on that answer, so an operator's own policy only has to implement
-:meth:`Policy.probabilities` and :meth:`Policy.describe`.
+:meth:`Policy.probabilities` and :meth:`Policy.describe`. The shipped policies also have
+``assign(visitors, treatments, rng)``, which draws each visitor's treatment from those
+probabilities; :func:`assign_treatments` does the same for any policy.
 
 Shipped policies
 ----------------
@@ -44,6 +46,7 @@ __all__ = [
     "TreePolicy",
     "TreeRouting",
     "UniformPolicy",
+    "assign_treatments",
     "draw_treatments",
     "epsilon_clip",
     "policy_from_dict",
@@ -90,6 +93,61 @@ def draw_treatments(probabilities: np.ndarray, rng: np.random.Generator) -> np.n
     cum = np.cumsum(probs, axis=1)
     cum[:, -1] = 1.0 + 1e-12  # guard against round-off in the last column
     return (u[:, None] >= cum).sum(axis=1).astype(np.int64)
+
+
+def assign_treatments(
+    policy: Any, visitors: pd.DataFrame, treatments: Sequence[str], rng: np.random.Generator
+) -> np.ndarray:
+    """Draw each visitor's treatment under ``policy``.
+
+    Uses the policy's own ``assign`` when it has one, otherwise draws from its
+    ``probabilities`` (one uniform per visitor, see :func:`draw_treatments`).
+
+    Parameters
+    ----------
+    policy : Policy
+    visitors : pandas.DataFrame
+        The visitors to route, with the feature columns the policy reads.
+    treatments : sequence of str
+        Treatment names, control first; the returned indices point into it.
+    rng : numpy.random.Generator
+
+    Returns
+    -------
+    numpy.ndarray
+        Index into ``treatments`` per visitor, int64, shape (n,).
+    """
+    own = getattr(policy, "assign", None)
+    if callable(own):
+        return np.asarray(own(visitors, treatments, rng), dtype=np.int64)
+    return draw_treatments(policy.probabilities(visitors, treatments), rng)
+
+
+class _Assigns:
+    """``assign`` for policies that define ``probabilities`` (mixed into the shipped ones)."""
+
+    __slots__ = ()
+
+    def assign(
+        self, visitors: pd.DataFrame, treatments: Sequence[str], rng: np.random.Generator
+    ) -> np.ndarray:
+        """Draw one treatment per visitor from :meth:`probabilities`.
+
+        Parameters
+        ----------
+        visitors : pandas.DataFrame
+            Visitors to route (the tree policy reads their feature columns).
+        treatments : sequence of str
+            Treatment names, control first.
+        rng : numpy.random.Generator
+            Consumes exactly one uniform per visitor.
+
+        Returns
+        -------
+        numpy.ndarray
+            Index into ``treatments`` per visitor, int64, shape (n,).
+        """
+        return draw_treatments(self.probabilities(visitors, treatments), rng)  # type: ignore[attr-defined]
 
 
 def epsilon_clip(
@@ -150,7 +208,7 @@ def _fixed_rows(n: int, treatments: Sequence[str], shares: Mapping[str, float],
 
 
 @dataclass(frozen=True, slots=True)
-class BaselinePolicy:
+class BaselinePolicy(_Assigns):
     """Every visitor receives the control treatment.
 
     Parameters
@@ -170,7 +228,7 @@ class BaselinePolicy:
 
 
 @dataclass(frozen=True, slots=True)
-class UniformPolicy:
+class UniformPolicy(_Assigns):
     """Uniform random assignment over a set of treatments.
 
     Parameters
@@ -200,7 +258,7 @@ class UniformPolicy:
 
 
 @dataclass(frozen=True, slots=True)
-class ThompsonPolicy:
+class ThompsonPolicy(_Assigns):
     """One Thompson allocation for every visitor, ε-clipped.
 
     Parameters
@@ -289,15 +347,18 @@ class TreeRouting:
 
 
 @dataclass(frozen=True, slots=True)
-class TreePolicy:
+class TreePolicy(_Assigns):
     """Route each visitor through a policy tree, then draw from its leaf's allocation.
 
     Parameters
     ----------
     tree : PolicyTreeResult or sklearn tree or TreeRouting
         The policy tree. A :class:`~pytyche.contracts.PolicyTreeResult` brings its feature
-        schema and its segments' rules; a bare sklearn tree or :class:`TreeRouting` needs
-        ``schema=``.
+        schema and its segments' rules. So does its bare sklearn tree
+        (``PolicyTreeResult.tree``, as in ``TreePolicy(result.tree, result.allocation_map)``):
+        pytyche's policy-tree fit records the schema on it as ``feature_schema_``. Any other
+        sklearn tree fitted on a DataFrame of numeric columns is routed on those columns
+        (``feature_names_in_``); otherwise, and for a :class:`TreeRouting`, pass ``schema=``.
     allocation_map : mapping of int to mapping of str to float
         Per leaf id, the share of each treatment (each sums to 1).
     schema : VisitorSchema or None, default=None
@@ -330,6 +391,8 @@ class TreePolicy:
             routing = tree
         elif hasattr(tree, "tree_"):
             routing = TreeRouting.from_sklearn(tree)
+            if schema is None:
+                schema = _schema_of_sklearn_tree(tree)
         else:
             msg = (
                 f"TreePolicy: tree of type {type(tree).__name__} is not a PolicyTreeResult, a "
@@ -337,7 +400,8 @@ class TreePolicy:
             )
             raise TypeError(msg)
         if schema is None:
-            msg = "TreePolicy: pass schema= (the VisitorSchema the tree's features were encoded by)"
+            msg = ("TreePolicy: this tree carries no feature schema; pass schema= (the "
+                   "VisitorSchema its features were encoded by)")
             raise ValueError(msg)
         allocation = {int(k): _normalised(v, f"allocation of leaf {k}")
                       for k, v in self.allocation_map.items()}
@@ -367,6 +431,22 @@ class TreePolicy:
 
     def describe(self) -> str:
         return f"policy tree with {len(self.allocation_map)} segment(s), Thompson shares per leaf"
+
+
+def _schema_of_sklearn_tree(tree: Any) -> VisitorSchema | None:
+    """The feature schema a fitted sklearn tree routes on, when it can be known.
+
+    pytyche's policy trees carry it as ``feature_schema_``; a tree fitted on a DataFrame knows
+    its column names (``feature_names_in_``), which are read as continuous features.
+    """
+    schema = getattr(tree, "feature_schema_", None)
+    if isinstance(schema, VisitorSchema):
+        return schema
+    names = getattr(tree, "feature_names_in_", None)
+    if names is None:
+        return None
+    names = tuple(str(n) for n in names)
+    return VisitorSchema(features=names, kinds=dict.fromkeys(names, "continuous"))
 
 
 # --------------------------------------------------------------------------------------------

@@ -21,7 +21,7 @@ from pytyche.contracts import (
     VariantData,
 )
 from pytyche.experiment.cells import Cell, blend_probabilities
-from pytyche.experiment.policies import draw_treatments
+from pytyche.experiment.policies import assign_treatments
 from pytyche.experiment.recommendation import NextRoundPlan
 from pytyche.experiment.sequential import Generator
 
@@ -140,8 +140,7 @@ def simulated_experiment_generator(
         for cell in plan.cells:  # fixed cell order: the draws depend only on (seed, round, plan)
             rows = np.flatnonzero(cell_ids == cell.id)
             if rows.size:
-                probs = cell.policy.probabilities(visitors.iloc[rows], names)
-                z[rows] = draw_treatments(probs, route_rng)
+                z[rows] = assign_treatments(cell.policy, visitors.iloc[rows], names, route_rng)
         propensity = blend_probabilities(plan.cells, visitors, names)
 
         tagged = features.assign(**{RESERVED_CELL_COLUMN: cell_ids.astype(str),
