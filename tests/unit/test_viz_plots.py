@@ -123,12 +123,15 @@ class TestLazyImport:
 
 class TestStaticPlots:
     def test_cells(self, history, tmp_path):
-        """plot_cells draws the latest round's three cells; a plain mapping works too."""
+        """plot_cells draws the latest round's three cells, top to bottom in plan order; a plain
+        mapping works too."""
         from pytyche.viz import plot_cells
 
-        ax = plot_cells(history.history[-1].cells_shipped)
-        assert [t.get_text() for t in ax.get_yticklabels()] == ["control", "explore",
-                                                                "optimized"][::-1][::-1] or True
+        cells = history.history[-1].cells_shipped
+        ax = plot_cells(cells)
+        top_down = sorted(ax.get_yticklabels(), key=lambda t: -t.get_position()[1])
+        assert [t.get_text() for t in top_down] == [c.id for c in cells]
+        assert len(cells) == 3
         assert render(ax, tmp_path / "cells.png") == (800, 255)
         assert render(plot_cells({"control": 0.5, "explore": 0.5}), tmp_path / "m.png")[0] == 800
 
@@ -203,6 +206,38 @@ class TestStaticPlots:
         assert [f"{n:,} visitors" for n in cal.sizes] == [t for t in labels if "visitors" in t]
         assert len(cal.sizes) >= 2 and "measured coverage (all sizes)" in labels
         assert render(ax, tmp_path / "calibration_sizes.png") == (550, 500)
+
+    def test_calibrated_posterior(self, tmp_path):
+        """A calibrated posterior draws the calibration it carries, resolved for its size; an
+        uncalibrated one is refused with the fix."""
+        import dataclasses
+
+        from pytyche.bcf.results import HurdleBCFResult
+        from pytyche.calibrate import Calibration
+        from pytyche.viz import calibration_curve, plot_calibration
+
+        cal = Calibration.from_sweep("clustered_realistic_v1").for_size(3_000)
+
+        class Posterior:  # the two attributes plot_calibration reads off a posterior
+            observed = object()
+            calibration = cal
+            is_calibrated = True
+
+        ax = plot_calibration(Posterior())
+        drawn = [line for line in ax.get_lines() if line.get_label() == "measured coverage"]
+        assert len(drawn) == 1
+        np.testing.assert_allclose(drawn[0].get_ydata(), calibration_curve(cal)[1])
+        assert render(ax, tmp_path / "calibrated_posterior.png") == (550, 500)
+        # the real result type has the attributes the stand-in mimics
+        assert isinstance(HurdleBCFResult.is_calibrated, property)
+        assert "observed" in {f.name for f in dataclasses.fields(HurdleBCFResult)}
+
+        class Uncalibrated(Posterior):
+            calibration = Calibration.skip()
+            is_calibrated = False
+
+        with pytest.raises(ValueError, match="apply_calibration"):
+            plot_calibration(Uncalibrated())
 
     def test_calibration_bad_input(self):
         """Percentages instead of shares, and unreadable objects, are refused."""

@@ -58,6 +58,19 @@ def calibration_curve(source: Any) -> tuple[np.ndarray, np.ndarray]:
     return x[order], y[order]
 
 
+def _calibration_of_posterior(source: Any) -> Any:
+    """The calibration a fitted posterior carries, or ``source`` itself if it is no posterior."""
+    if not (hasattr(source, "observed") and hasattr(source, "is_calibrated")):
+        return source
+    calibration = getattr(source, "calibration", None)
+    if calibration is None or not getattr(calibration, "applied", True):
+        msg = ("plot_calibration: this posterior carries no calibration (fitted without one, "
+               "or with Calibration.skip()); pass calibration=Calibration.from_sweep(...) to "
+               "the fit, or call posterior.apply_calibration(...) first")
+        raise ValueError(msg)
+    return calibration
+
+
 def plot_calibration(calibration_or_curve: Any, reference: Any = None,
                      ax: Axes | None = None, *, label: str = "measured coverage",
                      reference_label: str = "uncalibrated") -> Axes:
@@ -65,9 +78,12 @@ def plot_calibration(calibration_or_curve: Any, reference: Any = None,
 
     Parameters
     ----------
-    calibration_or_curve : object, mapping, CalibrationRecord or pair
-        The curve to draw; see :func:`calibration_curve` for the accepted forms (the simplest
-        is ``{"nominal": [0.5, 0.8, 0.9], "empirical": [0.41, 0.70, 0.83]}``).
+    calibration_or_curve : calibrated posterior, Calibration, mapping, CalibrationRecord or pair
+        The curve to draw. A calibrated posterior (``pt.fit(..., calibration=...)`` or
+        ``posterior.apply_calibration(...)``), as the glossary calls it, draws the
+        calibration it carries, already resolved for its number of visitors. Otherwise see
+        :func:`calibration_curve` for the accepted forms (the simplest is
+        ``{"nominal": [0.5, 0.8, 0.9], "empirical": [0.41, 0.70, 0.83]}``).
     reference : same forms, optional
         A second curve drawn dashed, typically the uncalibrated posterior.
     ax : matplotlib.axes.Axes, optional
@@ -80,7 +96,15 @@ def plot_calibration(calibration_or_curve: Any, reference: Any = None,
         Points on the diagonal are perfectly calibrated; below it, intervals are too narrow.
         A size-aware :class:`~pytyche.Calibration` also gets one thin line per measured size
         (coverage falls as the number of visitors grows).
+
+    Raises
+    ------
+    ValueError
+        A posterior without an applied calibration, or an unreadable curve.
     """
+    calibration_or_curve = _calibration_of_posterior(calibration_or_curve)
+    if reference is not None:
+        reference = _calibration_of_posterior(reference)
     x, y = calibration_curve(calibration_or_curve)
     ax = new_axes(ax, (5.5, 5.0))
     ax.plot([0, 1], [0, 1], color="#999999", linewidth=1, linestyle=":",
