@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import json
 import os
 import tempfile
 from dataclasses import dataclass, field
@@ -43,7 +42,6 @@ __all__ = [
 
 ObservedCopy = Literal["view", "deep", "ref"]
 _OBSERVED_COPY_MODES = ("view", "deep", "ref")
-_SAVE_FORMAT = 1
 
 
 # --------------------------------------------------------------------------------------------
@@ -195,6 +193,19 @@ class _BCFResult:
         X = self.observed.feature_schema.encode(new_data)
         draws = self.fit.predict(X, _propensities(new_data, self.observed.n_treatments))
         return draws[self.fit.cate_key]
+
+    def predict_levels(self, new_data: pd.DataFrame) -> np.ndarray:
+        """Expected outcome under every arm for unseen visitors, per draw, (m, S, K).
+
+        The out-of-sample counterpart of :meth:`level_samples` (same columns as
+        :meth:`predict`); the design-based estimates use it to score visitors a refit never saw.
+        """
+        X = self.observed.feature_schema.encode(new_data)
+        draws = self.fit.predict(X, _propensities(new_data, self.observed.n_treatments))
+        if "p" in draws and "sev" in draws:
+            return draws["p"] * draws["sev"]
+        control = draws["mu"][:, :, None]
+        return np.concatenate([control, control + draws["cate"]], axis=2)
 
     # ---- summaries ------------------------------------------------------------------------
 
@@ -383,21 +394,12 @@ def _remove_tree(path: Path) -> None:
     shutil.rmtree(path, ignore_errors=True)
 
 
-def _fsync_file(path: Path) -> None:
-    with open(path, "rb") as handle:
-        os.fsync(handle.fileno())
-
-
 def _write_result(result: _BCFResult, folder: Path) -> None:
+    from pytyche.bcf._persist import write_posterior
+
     fit = result.fit
     observed = result.observed
-    frames = [v.visitors.assign(__treatment__=v.name) for v in observed.variants]
-    pd.concat(frames, ignore_index=True).to_parquet(folder / "observed.parquet", index=False)
-    np.savez_compressed(folder / "draws.npz", **fit.draws)
-    for i, forest in enumerate(fit.forests):
-        forest.save(folder / f"forest_{i}.npz")
     meta = {
-        "format": _SAVE_FORMAT,
         "family": fit.family,
         "pooling": fit.pooling,
         "num_arms": fit.num_arms,
@@ -413,9 +415,7 @@ def _write_result(result: _BCFResult, folder: Path) -> None:
         "schema": observed.feature_schema.to_dict(),
         "calibration": None if result.calibration is None else result.calibration.to_dict(),
     }
-    (folder / "meta.json").write_text(json.dumps(meta, indent=2))
-    for item in folder.iterdir():
-        _fsync_file(item)
+    write_posterior(result, folder, meta)
 
 
 def _jsonable(value: Any) -> Any:
@@ -431,55 +431,69 @@ def _jsonable(value: Any) -> Any:
 
 
 def load_result(path: str | os.PathLike[str]) -> _BCFResult:
-    """Read any posterior written by ``save``; the type follows what was saved."""
+    """Read any posterior written by ``save``; the type follows what was saved.
+
+    Every file is checked against the manifest written last by ``save`` (sizes, checksums,
+    array shapes, treatment labels in order); see :mod:`pytyche.bcf._persist`.
+
+    Raises
+    ------
+    FileNotFoundError
+        ``path`` is not a saved posterior at all.
+    StoreError
+        The folder is incomplete, damaged or inconsistent; the message names the file.
+    """
+    import io
+
     from pytyche.bcf._arrays import BCFFit
     from pytyche.bcf._draws import ForestDraws
+    from pytyche.bcf._persist import META, TREATMENT_COLUMN, build_failure, read_posterior
     from pytyche.bcf.config import GPUBCFConfig
 
-    folder = Path(path)
-    meta_path = folder / "meta.json"
-    if not meta_path.is_file():
-        msg = f"{folder} is not a saved pytyche posterior (no meta.json); pass the directory "
-        msg += "that result.save() wrote"
-        raise FileNotFoundError(msg)
-    meta = json.loads(meta_path.read_text())
-    if meta.get("format") != _SAVE_FORMAT:
-        msg = f"{folder}: saved with format {meta.get('format')!r}, this pytyche reads "
-        msg += f"{_SAVE_FORMAT}"
-        raise ValueError(msg)
-    table = pd.read_parquet(folder / "observed.parquet")
-    variants = tuple(
-        VariantData.from_visitors(
-            name,
-            table.loc[table["__treatment__"] == name]
-            .drop(columns="__treatment__")
-            .reset_index(drop=True),
+    parts = read_posterior(path)
+    meta, table, folder = parts.meta, parts.table, Path(path).expanduser()
+    current = META
+    try:
+        labels = table[TREATMENT_COLUMN].astype(str)
+        variants = tuple(
+            VariantData.from_visitors(
+                name, table.loc[labels == name].drop(columns=TREATMENT_COLUMN)
+                .reset_index(drop=True))
+            for name in meta["treatments"]
         )
-        for name in meta["treatments"]
-    )
-    schema = VisitorSchema.from_dict(meta["schema"])
-    observed = ObservedExperimentData(
-        experiment_id=meta["experiment_id"], metric=meta["metric"], variants=variants,
-        schema=schema,
-    )
-    with np.load(folder / "draws.npz", allow_pickle=False) as arrays:
-        draws = {k: arrays[k] for k in arrays.files}
-    forests = tuple(ForestDraws.load(folder / f"forest_{i}.npz") for i in range(meta["n_forests"]))
-    fit = BCFFit(
-        family=meta["family"],
-        pooling=meta["pooling"],
-        num_arms=meta["num_arms"],
-        n=meta["n"],
-        config=GPUBCFConfig(**meta["config"]),
-        seed=meta["seed"],
-        draws=draws,
-        forests=forests,
-        diagnostics=meta["diagnostics"],
-        timings=meta["timings"],
-    )
-    calibration = None
-    if meta.get("calibration") is not None:
-        from pytyche.calibrate import Calibration
+        schema = VisitorSchema.from_dict(meta["schema"])
+        observed = ObservedExperimentData(
+            experiment_id=meta["experiment_id"], metric=meta["metric"], variants=variants,
+            schema=schema,
+        )
+        schema.encode(table)  # every stored feature value must still encode
+        config = GPUBCFConfig(**meta["config"])
+        forests = []
+        for i, data in enumerate(parts.forests):
+            current = f"forest_{i}.npz"
+            forest = ForestDraws.load(io.BytesIO(data))
+            if forest.num_arms != meta["num_arms"] or forest.num_draws != _n_draws(parts):
+                msg = (f"holds {forest.num_draws} draws of {forest.num_arms} arms, the draws "
+                       f"{_n_draws(parts)} of {meta['num_arms']}")
+                raise ValueError(msg)
+            forests.append(forest)
+        current = META
+        fit = BCFFit(
+            family=meta["family"], pooling=meta["pooling"], num_arms=meta["num_arms"],
+            n=meta["n"], config=config, seed=meta["seed"], draws=parts.draws,
+            forests=tuple(forests), diagnostics=meta["diagnostics"], timings=meta["timings"],
+        )
+        calibration = None
+        if meta.get("calibration") is not None:
+            from pytyche.calibrate import Calibration
 
-        calibration = Calibration.from_dict(meta["calibration"])
+            calibration = Calibration.from_dict(meta["calibration"])
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError, RecursionError,
+            OSError, EOFError) as err:
+        raise build_failure(folder, current, err) from err
     return result_type(meta["family"])(observed=observed, fit=fit, calibration=calibration)
+
+
+def _n_draws(parts: Any) -> int:
+    """Kept draws S of a checked posterior (the length of its sigma draws)."""
+    return int(parts.draws["sigma"].shape[0])

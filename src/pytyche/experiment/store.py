@@ -31,6 +31,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from pytyche._integrity import atomic_write
+from pytyche._integrity import fsync_dir as _fsync_dir
 from pytyche.contracts import (
     AlignedVisitorArray,
     CalibrationTruth,
@@ -56,33 +58,6 @@ _TRUTH_SINGLE = (
     "p1_per_visitor", "m0_per_visitor", "m1_per_visitor", "cluster_ids", "potential_outcomes",
 )
 _TRUTH_LISTS = ("contrast_cate_per_visitor", "p_per_visitor", "m_per_visitor")
-
-
-def _fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:  # pragma: no cover - platforms without directory handles
-        return
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def atomic_write(path: str | os.PathLike[str], data: bytes) -> None:
-    """Write ``data`` to ``path`` so that readers see the old file or the new one, never half.
-
-    The bytes go to a temporary file in the same directory, are flushed and fsynced, and the
-    file is renamed over ``path``; the directory is fsynced afterwards.
-    """
-    target = Path(path)
-    tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
-    with open(tmp, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, target)
-    _fsync_dir(target.parent)
 
 
 def _json_bytes(obj: Any) -> bytes:

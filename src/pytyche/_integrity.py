@@ -1,0 +1,69 @@
+"""Integrity helpers shared by the on-disk formats (experiment stores, saved posteriors).
+
+Atomic replacement of a file, directory fsync, and a bounded read of a regular file: a path
+that is a link to a device (``/dev/zero``) or larger than the caller's limit is refused before
+anything is read.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+__all__ = ["atomic_write", "fsync_dir", "read_regular_file"]
+
+
+def fsync_dir(path: Path) -> None:
+    """fsync a directory so a rename inside it survives a crash (no-op where unsupported)."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:  # pragma: no cover - platforms without directory handles
+        return
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def atomic_write(path: str | os.PathLike[str], data: bytes) -> None:
+    """Write ``data`` to ``path`` so that readers see the old file or the new one, never half.
+
+    The bytes go to a temporary file in the same directory, are flushed and fsynced, and the
+    file is renamed over ``path``; the directory is fsynced afterwards.
+    """
+    target = Path(path)
+    tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
+    with open(tmp, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, target)
+    fsync_dir(target.parent)
+
+
+def read_regular_file(path: Path, limit: int) -> bytes:
+    """The bytes of ``path`` when it is a regular file (not a link) of at most ``limit`` bytes.
+
+    Raises
+    ------
+    FileNotFoundError
+        Nothing is at ``path``.
+    ValueError
+        ``path`` is a link, folder or device, or larger than ``limit`` (the message says which).
+    OSError
+        The file cannot be read.
+    """
+    info = path.lstat()
+    if not stat.S_ISREG(info.st_mode):
+        msg = "is not a regular file (a link, folder or device)"
+        raise ValueError(msg)
+    if info.st_size > limit:
+        msg = f"is {info.st_size} bytes, more than the {limit} pytyche reads"
+        raise ValueError(msg)
+    with open(path, "rb") as handle:
+        data = handle.read(limit + 1)
+    if len(data) > limit:
+        msg = f"grew beyond the {limit} bytes pytyche reads while being read"
+        raise ValueError(msg)
+    return data
