@@ -22,7 +22,9 @@ import io
 import json
 import math
 import os
+import re
 import shutil
+import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,7 +33,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from pytyche._integrity import atomic_write
+from pytyche._integrity import atomic_write, read_regular_file
 from pytyche._integrity import fsync_dir as _fsync_dir
 from pytyche.contracts import (
     AlignedVisitorArray,
@@ -52,6 +54,14 @@ STORE_FORMAT = "pytyche.experiment-store"
 #: Layout version; a store of another version is refused.
 STORE_VERSION = 1
 _MANIFEST = "manifest.json"
+#: Largest manifest or round.json read; larger ones are refused unread.
+_MAX_JSON_BYTES = 64 * 2**20
+#: Largest round data file read.
+_MAX_FILE_BYTES = 64 * 2**30
+_ROUND_DIR = re.compile(r"round_\d{3,}")
+_DIGEST = re.compile(r"[0-9a-f]{64}")
+_READ_ERRORS = (KeyError, TypeError, ValueError, AttributeError, IndexError, RecursionError,
+                OSError, EOFError, zipfile.BadZipFile)
 
 _TRUTH_SINGLE = (
     "cate_per_visitor", "conv_cate_per_visitor", "aov_cate_per_visitor", "p0_per_visitor",
@@ -148,6 +158,48 @@ def _truth_comparison_from_dict(data: Mapping[str, float] | None) -> Any:
         return dict(data)
 
 
+def _arrow_errors() -> tuple[type[BaseException], ...]:
+    import pyarrow as pa
+
+    return (pa.ArrowException,)
+
+
+def _check_manifest(manifest: dict[str, Any], path: Path) -> None:
+    """Refuse a manifest whose structure is not what :meth:`ExperimentStore.commit_round`
+    writes (so later reads cannot fail on a missing key or a wrong type)."""
+    def fail(problem: str) -> StoreError:
+        return StoreError(f"store manifest {str(path)!r} {problem}; the store is damaged "
+                          "(restore it from a backup)")
+
+    config = manifest.get("config")
+    if not isinstance(config, dict):
+        raise fail("has no experiment config")
+    treatments = config.get("treatments")
+    if treatments is not None and not (
+        isinstance(treatments, list) and all(isinstance(t, str) for t in treatments)
+    ):
+        raise fail(f"lists treatments {treatments!r}, not a list of names")
+    if manifest.get("experiment_id") is not None and not isinstance(
+            manifest["experiment_id"], str):
+        raise fail(f"has experiment_id {manifest['experiment_id']!r}, not a string")
+    rounds = manifest.get("rounds")
+    if not isinstance(rounds, list):
+        raise fail("has no list of rounds")
+    for k, entry in enumerate(rounds):
+        if not isinstance(entry, dict) or entry.get("idx") != k or isinstance(
+                entry.get("idx"), bool):
+            raise fail(f"lists rounds out of order or malformed (entry {k}: {entry!r:.80})")
+        if not isinstance(entry.get("dir"), str) or not _ROUND_DIR.fullmatch(entry["dir"]):
+            raise fail(f"gives round {k} the folder {entry.get('dir')!r:.80}, not round_NNN")
+        files = entry.get("files")
+        if not isinstance(files, dict) or "round.json" not in files or not all(
+            isinstance(name, str) and "/" not in name and "\\" not in name
+            and name not in (".", "..") and isinstance(d, str) and _DIGEST.fullmatch(d)
+            for name, d in files.items()
+        ):
+            raise fail(f"lists the files of round {k} in an unreadable form")
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class StoredRound:
     """One committed round as read back from a store."""
@@ -217,9 +269,10 @@ class ExperimentStore:
                    "directory given as store= when the experiment started")
             raise StoreError(msg)
         try:
-            manifest = json.loads(manifest_path.read_bytes())
-        except (OSError, ValueError) as err:
-            msg = f"store manifest {str(manifest_path)!r} is unreadable or corrupted: {err}"
+            manifest = json.loads(read_regular_file(manifest_path, _MAX_JSON_BYTES))
+        except (OSError, ValueError, RecursionError) as err:
+            msg = (f"store manifest {str(manifest_path)!r} is unreadable or corrupted "
+                   f"({type(err).__name__}: {str(err)[:200]}); restore the store from a backup")
             raise StoreError(msg) from err
         if not isinstance(manifest, dict) or manifest.get("format") != STORE_FORMAT:
             msg = (f"{str(manifest_path)!r} is not a pytyche experiment store manifest (format "
@@ -230,12 +283,7 @@ class ExperimentStore:
             msg = (f"store {str(path)!r} has layout version {manifest.get('version')!r}; this "
                    f"pytyche reads version {STORE_VERSION}")
             raise StoreError(msg)
-        rounds = manifest.get("rounds")
-        if not isinstance(rounds, list) or [r.get("idx") for r in rounds] != list(
-            range(len(rounds))
-        ):
-            msg = f"store manifest {str(manifest_path)!r} lists rounds out of order: {rounds!r}"
-            raise StoreError(msg)
+        _check_manifest(manifest, manifest_path)
         return cls(path, manifest)
 
     # ---- reading ------------------------------------------------------------------------
@@ -259,9 +307,14 @@ class ExperimentStore:
         entry = self._manifest["rounds"][round_idx]
         digest = entry["files"].get(name)
         path = self.root / entry["dir"] / name
+        if digest is None:
+            msg = (f"store round {round_idx}: {name!r} is not listed in the manifest; the store "
+                   "is damaged (restore it from a backup)")
+            raise StoreError(msg)
+        limit = _MAX_JSON_BYTES if name.endswith(".json") else _MAX_FILE_BYTES
         try:
-            data = path.read_bytes()
-        except OSError as err:
+            data = read_regular_file(path, limit)
+        except (OSError, ValueError) as err:
             msg = f"store round {round_idx}: cannot read {str(path)!r} ({err}); store damaged"
             raise StoreError(msg) from err
         if digest is None or _sha256(data) != digest:
@@ -277,6 +330,9 @@ class ExperimentStore:
             raise StoreError(msg)
         try:
             meta = json.loads(self._read(round_idx, "round.json"))
+            if not isinstance(meta, dict):
+                msg = "round.json does not hold a JSON object"
+                raise ValueError(msg)
             variants = [
                 VariantData.from_visitors(name, pd.read_parquet(io.BytesIO(
                     self._read(round_idx, f"data_{j}.parquet"))))
@@ -304,14 +360,26 @@ class ExperimentStore:
             )
         except StoreError:
             raise
-        except (KeyError, TypeError, ValueError) as err:
-            msg = f"store round {round_idx} cannot be read back ({type(err).__name__}: {err})"
+        except (*_READ_ERRORS, *_arrow_errors()) as err:
+            folder = self.root / self._manifest["rounds"][round_idx]["dir"]
+            msg = (f"store round {round_idx} ({str(folder)!r}) cannot be read back "
+                   f"({type(err).__name__}: {str(err)[:200]}); the store is "
+                   "damaged, restore it from a backup")
             raise StoreError(msg) from err
 
     def read_posterior_summary(self, round_idx: int) -> dict[str, np.ndarray]:
         """Per-visitor posterior summaries of a committed round (CATE means and bounds)."""
-        with np.load(io.BytesIO(self._read(round_idx, "posterior.npz"))) as npz:
-            return {k: npz[k] for k in npz.files}
+        if not 0 <= round_idx < self.n_rounds:
+            msg = f"store has {self.n_rounds} committed round(s); round {round_idx} is not one"
+            raise StoreError(msg)
+        data = self._read(round_idx, "posterior.npz")
+        try:
+            with np.load(io.BytesIO(data), allow_pickle=False) as npz:
+                return {k: npz[k] for k in npz.files}
+        except _READ_ERRORS as err:
+            msg = (f"store round {round_idx}: posterior.npz cannot be unpacked "
+                   f"({type(err).__name__}: {err}); restore the store from a backup")
+            raise StoreError(msg) from err
 
     # ---- writing ------------------------------------------------------------------------
 
