@@ -12,8 +12,10 @@ from __future__ import annotations
 import contextlib
 import json
 import math
-import re
+import os
+import shutil
 import sys
+import tempfile
 import warnings
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -21,6 +23,7 @@ from typing import Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from pytyche.errors import PytycheError
@@ -37,7 +40,8 @@ QUICK_FIT = {"num_burnin": 60, "num_samples": 100, "num_trees_mu": 30, "num_tree
 #: Bootstrap trees behind segment stability in ``--quick`` runs (50 otherwise).
 QUICK_BOOTSTRAP = 10
 _DECISION_STYLE = {"SHIP": "bold green", "CONTINUE": "yellow", "STOP": "bold red"}
-_SQL_START = re.compile(r"^\s*(select|with|from)\b", re.IGNORECASE)
+#: Files ``analyze`` writes into --out; a later run replaces or removes each of them.
+_ANALYZE_OUTPUTS = ("report.html", "policy.json", "policy.sql", "summary.json")
 
 
 class CliError(PytycheError):
@@ -50,7 +54,7 @@ def _clean_errors(*extra: type[BaseException]) -> Iterator[None]:
     try:
         yield
     except (PytycheError, *extra) as error:
-        console.print(f"[bold red]error:[/] {error}")
+        console.print(f"[bold red]error:[/] {escape(str(error))}")
         raise typer.Exit(2) from None
 
 
@@ -93,9 +97,9 @@ def _effects_table(analysis: Any, title: str = "Treatments versus control") -> T
                          overflow="fold")
     for c in analysis.comparisons:
         if c.segment_id is None:
-            table.add_row(c.treatment, _decision(c.recommendation.decision), _num(c.effect),
-                          f"[{_num(c.effect_ci[0])}, {_num(c.effect_ci[1])}]",
-                          f"{c.p_best:.0%}", c.recommendation.rationale.split(" (")[0])
+            table.add_row(escape(c.treatment), _decision(c.recommendation.decision),
+                          _num(c.effect), f"[{_num(c.effect_ci[0])}, {_num(c.effect_ci[1])}]",
+                          f"{c.p_best:.0%}", escape(c.recommendation.rationale.split(" (")[0]))
     return table
 
 
@@ -106,8 +110,9 @@ def _segments_table(analysis: Any) -> Table:
     for col in ("segment", "who", "share", "best", "effect of best", "interval", "stability"):
         table.add_column(col, overflow="fold")
     for s in analysis.segments:
-        table.add_row(f"S{s.id}", short_numbers(s.rule.describe()), f"{s.population_share:.0%}",
-                      s.best_treatment or "n/a", _num(s.gate_estimate),
+        table.add_row(f"S{s.id}", escape(short_numbers(s.rule.describe())),
+                      f"{s.population_share:.0%}", escape(s.best_treatment or "n/a"),
+                      _num(s.gate_estimate),
                       f"[{_num(s.gate_ci[0])}, {_num(s.gate_ci[1])}]",
                       _num(s.stability_score, 2))
     return table
@@ -123,7 +128,7 @@ def _round_tables(e: Any) -> list[Table]:
         lift = ("" if o is None or c.id == "control" else
                 f"{_num(o.lift_vs_control)} [{_num(o.lift_vs_control_ci[0])}, "
                 f"{_num(o.lift_vs_control_ci[1])}]")
-        cells.add_row(c.id, f"{c.weight:.0%}", c.policy.describe(),
+        cells.add_row(escape(c.id), f"{c.weight:.0%}", escape(c.policy.describe()),
                       "" if o is None else f"{o.n_visitors:,}",
                       "" if o is None else _num(o.observed_rpv), lift)
     tables = [cells]
@@ -146,7 +151,7 @@ def _round_tables(e: Any) -> list[Table]:
 def _print_files(paths: Mapping[str, Path]) -> None:
     table = Table(title="Written", show_header=False)
     for label, path in paths.items():
-        table.add_row(label, str(path))
+        table.add_row(label, escape(str(path)))
     console.print(table)
 
 
@@ -163,21 +168,79 @@ def _split(text: str | None) -> list[str] | None:
 def _load(data: str | None, sql: str | None, database: str | None, **keys: Any) -> Any:
     """Observed data from a CSV/Parquet path or a DuckDB query."""
     from pytyche.data import read_csv, read_parquet, read_sql
+    from pytyche.data._readers import file_kind, looks_like_sql
 
     if sql is not None:
+        if data is not None:
+            msg = f"give either a DATA file ({data!r}) or --sql, not both"
+            raise CliError(msg)
+        if not sql.strip():
+            msg = "--sql is empty; pass a SELECT query returning one row per visitor"
+            raise CliError(msg)
         return read_sql(sql, database, **keys)
-    if data is None:
-        msg = "give a DATA file (.csv, .csv.gz, .parquet) or a query with --sql"
+    if data is None or not data.strip():
+        msg = "give a DATA file (.csv, .tsv, .csv.gz, .parquet) or a query with --sql"
         raise CliError(msg)
-    if _SQL_START.match(data):
+    if looks_like_sql(data):
         return read_sql(data, database, **keys)
-    lower = data.lower()
-    if lower.endswith((".parquet", ".pq")) or Path(data).is_dir():
+    kind = "parquet" if Path(data).expanduser().is_dir() else file_kind(data)
+    if kind == "parquet":
         return read_parquet(data, **keys)
-    if lower.endswith((".csv", ".csv.gz", ".tsv")):
+    if kind in ("csv", "tsv"):
         return read_csv(data, **keys)
-    msg = f"cannot tell the format of {data!r}; use a .csv, .csv.gz or .parquet file, or --sql"
+    msg = (f"cannot tell the format of {data!r}; use a .csv, .tsv, .csv.gz or .parquet file, "
+           "or --sql")
     raise CliError(msg)
+
+
+def _checked_out(out: str) -> Path:
+    """The --out folder, after checking (before any fit) that the outputs can be written."""
+    if not out.strip():
+        msg = "--out is empty; name a folder for the report and exports (e.g. --out results)"
+        raise CliError(msg)
+    try:
+        path = Path(out).expanduser()
+    except RuntimeError as err:
+        msg = f"--out {out!r}: {err}; write the folder out in full"
+        raise CliError(msg) from None
+    if path.exists() and not path.is_dir():
+        msg = f"--out {out!r} is a file; pass a folder (it is created when missing)"
+        raise CliError(msg)
+    probe = path
+    while not probe.exists():
+        probe = probe.parent
+    if not probe.is_dir():
+        msg = f"--out {out!r} lies inside the file {str(probe)!r}; pass a folder path"
+        raise CliError(msg)
+    if not os.access(probe, os.W_OK | os.X_OK):
+        msg = f"--out {out!r}: cannot write into {str(probe)!r} (permission denied)"
+        raise CliError(msg)
+    return path
+
+
+@contextlib.contextmanager
+def _staged_outputs(out_dir: Path, names: tuple[str, ...]) -> Iterator[Path]:
+    """A fresh folder next to ``out_dir`` that receives every output.
+
+    When the block succeeds its files replace those of ``out_dir`` (created if needed), and any
+    of ``names`` left in ``out_dir`` by an earlier run but not written now is removed, so the
+    folder never mixes two runs. When the block fails nothing in ``out_dir`` changes.
+    """
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
+    try:
+        yield staging
+        if not out_dir.exists():
+            os.replace(staging, out_dir)
+        else:
+            written = {p.name for p in staging.iterdir()}
+            for name in names:
+                if name not in written and (out_dir / name).is_file():
+                    (out_dir / name).unlink()
+            for name in written:
+                os.replace(staging / name, out_dir / name)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
 
 
 def fit_observed(observed: Any, *, seed: int, progress: bool, quick: bool) -> Any:
@@ -208,16 +271,18 @@ def analyze(
     """Fit BCF to one data set; print effects, decisions and segments; write the report."""
     from pytyche.analysis import analyze as _analyze
     from pytyche.analysis import policy_to_json, policy_to_sql
+    from pytyche.data._validate import check_fittable
     from pytyche.report import analysis_summary, write_report
 
-    out_dir = Path(out)
     keys = {"treatment": treatment, "outcome": outcome, "control": control,
             "features": _split(features), "metric": metric}
     with _clean_errors(FileNotFoundError, KeyError, ValueError, _duckdb_error()):
+        out_dir = _checked_out(out)
         observed = _load(data, sql, database, **keys)
-    console.print(f"Loaded {observed.n_visitors:,} visitors, treatments "
-                  f"{', '.join(observed.treatments)} (control {observed.control}), metric "
-                  f"{observed.metric}.")
+        check_fittable(observed)
+    console.print(escape(f"Loaded {observed.n_visitors:,} visitors, treatments "
+                         f"{', '.join(observed.treatments)} (control {observed.control}), "
+                         f"metric {observed.metric}."))
     with _clean_errors(), warnings.catch_warnings():
         warnings.simplefilter("ignore", category=_uncalibrated())
         posterior = fit_observed(observed, seed=seed, progress=progress, quick=quick)
@@ -230,17 +295,18 @@ def analyze(
                 "features": ", ".join(observed.feature_schema.features), "seed": seed,
                 "quick": quick, "fit": QUICK_FIT if quick else "GPUBCFConfig defaults",
                 "stability bootstrap": QUICK_BOOTSTRAP if quick else 50}
-    out_dir.mkdir(parents=True, exist_ok=True)
-    paths = {"report": write_report(analysis, out_dir / "report.html", settings=settings)}
-    if analysis.policy_tree is not None:
-        (out_dir / "policy.json").write_text(policy_to_json(analysis.policy_tree))
-        (out_dir / "policy.sql").write_text(policy_to_sql(analysis.policy_tree) + "\n")
-        paths["policy (JSON)"] = out_dir / "policy.json"
-        paths["policy (SQL)"] = out_dir / "policy.sql"
-    summary = {**analysis_summary(analysis), "settings": settings}
-    (out_dir / "summary.json").write_text(json.dumps(summary, indent=2, default=_plain))
-    paths["summary"] = out_dir / "summary.json"
-    _print_files(paths)
+    with _clean_errors(OSError), _staged_outputs(out_dir, _ANALYZE_OUTPUTS) as staging:
+        names = {"report": write_report(analysis, staging / "report.html",
+                                        settings=settings).name}
+        if analysis.policy_tree is not None:
+            (staging / "policy.json").write_text(policy_to_json(analysis.policy_tree))
+            (staging / "policy.sql").write_text(policy_to_sql(analysis.policy_tree) + "\n")
+            names["policy (JSON)"] = "policy.json"
+            names["policy (SQL)"] = "policy.sql"
+        summary = {**analysis_summary(analysis), "settings": settings}
+        (staging / "summary.json").write_text(json.dumps(summary, indent=2, default=_plain))
+        names["summary"] = "summary.json"
+    _print_files({label: out_dir / name for label, name in names.items()})
 
 
 def _duckdb_error() -> type[BaseException]:
@@ -376,7 +442,7 @@ def run(
                                                 + "\n")
         paths["next plan (JSON)"] = store_dir / "plan.json"
         paths["next plan (SQL)"] = store_dir / "plan.sql"
-        console.print(plan.prose_summary)
+        console.print(escape(plan.prose_summary))
     paths.update(_experiment_outputs(exp, store_dir, {"command": "pytyche run", "data": data}))
     _print_files(paths)
 
@@ -392,8 +458,8 @@ def status(
         st = ExperimentStore.open(store)
         config = st.config
         n = st.n_rounds
-        console.print(f"Store {store}: {n} committed round(s); treatments "
-                      f"{', '.join(config.get('treatments', []))}.")
+        console.print(escape(f"Store {store}: {n} committed round(s); treatments "
+                             f"{', '.join(config.get('treatments') or [])}."))
         if n == 0:
             return
         rounds = Table(title="Rounds")
@@ -403,7 +469,7 @@ def status(
         for r in range(n):
             last = st.read_round(r)
             rounds.add_row(str(r), f"{last.observed.n_visitors:,}",
-                           str(last.summary.get("line", "")))
+                           escape(str(last.summary.get("line", ""))))
         console.print(rounds)
     if last is not None:
         plan = last.next_plan
@@ -411,10 +477,10 @@ def status(
         for col in ("cell", "weight", "policy"):
             table.add_column(col, overflow="fold")
         for c in plan.cells:
-            table.add_row(c.id, f"{c.weight:.0%}", c.policy.describe())
+            table.add_row(escape(c.id), f"{c.weight:.0%}", escape(c.policy.describe()))
         console.print(table)
         if plan.prose_summary:
-            console.print(plan.prose_summary)
+            console.print(escape(plan.prose_summary))
 
 
 # ---- calibrate ---------------------------------------------------------------------------
@@ -459,5 +525,5 @@ def main() -> None:
     try:
         app()
     except PytycheError as error:
-        console.print(f"[bold red]error:[/] {error}")
+        console.print(f"[bold red]error:[/] {escape(str(error))}")
         sys.exit(2)
