@@ -11,7 +11,6 @@ plan into something a platform can execute: one row per visitor, or rules (JSON,
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
@@ -41,7 +40,6 @@ __all__ = [
     "validate_round_data",
 ]
 
-_SQL_START = re.compile(r"^\s*(select|with|from)\b", re.IGNORECASE)
 _SHOW_ROWS = 5
 
 
@@ -111,30 +109,20 @@ def read_round_frame(source: str | Path, round_idx: int, *, database: str | None
                      ) -> pd.DataFrame:
     """Read one round's visitors: ``{round}`` in ``source`` becomes ``round_idx``.
 
-    ``source`` is a DuckDB query when it starts with SELECT, WITH or FROM (run against
-    ``database``, or an in-memory database that can read files directly), otherwise a
-    ``.csv`` or ``.parquet`` path.
+    ``source`` is a DuckDB query when it is not an existing path and starts like one (SELECT,
+    WITH, FROM, ...; run read-only against ``database``, or an in-memory database that can
+    read files directly), otherwise a ``.csv``, ``.tsv`` or ``.parquet`` path. Both go through
+    the shared readers of :mod:`pytyche.data` (raw header checks, read-only SQL, typed errors).
     """
-    text = str(source).replace("{round}", str(round_idx))
-    if _SQL_START.match(text):
-        import duckdb  # lazy: only real-data SQL needs it
+    from pytyche.data._readers import looks_like_sql, read_frame, run_query
 
-        con = duckdb.connect(database or ":memory:", read_only=database is not None)
-        try:
-            return con.execute(text).df()
-        finally:
-            con.close()
-    path = Path(text)
-    if not path.is_file():
+    text = str(source).replace("{round}", str(round_idx))
+    if looks_like_sql(text):
+        return run_query(text, database)
+    if not Path(text).expanduser().exists():
         msg = f"round {round_idx} data file {text!r} does not exist; export the round there first"
         raise FileNotFoundError(msg)
-    suffix = "".join(path.suffixes).lower()
-    if suffix.endswith(".parquet") or suffix.endswith(".pq"):
-        return pd.read_parquet(path)
-    if ".csv" in suffix:
-        return pd.read_csv(path)
-    msg = f"cannot tell the format of {text!r}; use a .csv, .csv.gz or .parquet file"
-    raise ValueError(msg)
+    return read_frame(text)
 
 
 def real_data_generator(
