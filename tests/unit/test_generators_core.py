@@ -13,6 +13,7 @@ from pytyche.contracts import CalibrationBundle, propensity_columns
 from pytyche.errors import AlignmentViolation
 from pytyche.generators import (
     AssignmentConfig,
+    CartRevenueConfig,
     CopulaConfig,
     FeatureSpec,
     MetricMode,
@@ -179,9 +180,9 @@ class TestV2GeneratorConfig:
             V2GeneratorConfig(n, _copula(), _deterministic_mode("conversion_rate", 2),
                               AssignmentConfig(), 0)
 
-    def test_cart_revenue_not_implemented(self):
-        """Only log-normal baskets exist; a revenue model is refused loudly."""
-        with pytest.raises(ValueError, match="cart"):
+    def test_revenue_model_type(self):
+        """A revenue model other than None or a CartRevenueConfig is refused, naming both."""
+        with pytest.raises(TypeError, match="CartRevenueConfig"):
             V2GeneratorConfig(10, _copula(), _deterministic_mode("conversion_rate", 2),
                               AssignmentConfig(), 0, revenue_model=object())
 
@@ -465,3 +466,73 @@ class TestImport:
         out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                              check=True).stdout.strip()
         assert out == "[]"
+
+
+class TestCartRevenue:
+    """Cart-based revenue (seed 003's ``revenue_model=CartRevenueConfig(...)``)."""
+
+    CART = CartRevenueConfig(prices=(20.0, 35.0, 60.0), base_probabilities=(0.5, 0.3, 0.1))
+
+    @staticmethod
+    def _mode(K: int) -> MetricMode:
+        p = [_const(0.3 + 0.1 * k) for k in range(K)]
+        m = [SurfaceConfig(lambda X, k=k: 30.0 + 10.0 * k + 5.0 * (X["x1"].to_numpy() > 0))
+             for k in range(K)]
+        sigma = [_const(0.5)] * K
+        if K == 2:
+            return MetricMode("revenue_per_visitor", p[0], p[1], m[0], m[1], sigma[0], sigma[1])
+        return MetricMode("revenue_per_visitor", p_surfaces=p, m_surfaces=m,
+                          sigma_surfaces=sigma)
+
+    def test_config_checks(self):
+        """Prices must be positive and each category needs one base probability in (0, 1)."""
+        with pytest.raises(ValueError, match="one probability per category"):
+            CartRevenueConfig(prices=(10.0, 20.0), base_probabilities=(0.5,))
+        with pytest.raises(ValueError, match="strictly"):
+            CartRevenueConfig(prices=(10.0,), base_probabilities=(1.0,))
+        with pytest.raises(ValueError, match="positive prices"):
+            CartRevenueConfig(prices=(0.0,), base_probabilities=(0.5,))
+
+    def test_reference_basket_gives_base_probabilities(self):
+        """At m = m_ref every category has its base probability; more m fills carts more."""
+        pi = self.CART.inclusion_probabilities(np.array([self.CART.m_ref, 2 * self.CART.m_ref]))
+        np.testing.assert_allclose(pi[0], self.CART.base_probabilities)
+        assert (pi[1] > pi[0]).all() and (pi[1] < 1).all()
+
+    def test_samples_match_the_analytical_mean(self):
+        """Cart sums are positive and average to the closed-form expected spend (4 MC se)."""
+        rng = np.random.default_rng(3)
+        m = np.full(100_000, 40.0)
+        spend = self.CART.sample(m, rng.random((m.size, 3)))
+        assert (spend > 0).all()
+        expected = self.CART.expected_basket(m[:1])[0]
+        assert abs(spend.mean() - expected) < 4 * spend.std() / np.sqrt(m.size)
+        assert set(np.unique(spend)) <= {sum(c) for c in
+                                         [(a, b, d) for a in (0, 20) for b in (0, 35)
+                                          for d in (0, 60)]}
+
+    @pytest.mark.parametrize("K", [2, 3])
+    def test_bundle_truth_uses_cart_expectation(self, K):
+        """The truth's potential outcomes are p times the cart's expected spend, and the
+        observed converters' revenue averages to it per arm."""
+        config = V2GeneratorConfig(20_000, _copula(), self._mode(K),
+                                   AssignmentConfig(treatment_probabilities=(1 / K,) * K), 7,
+                                   revenue_model=self.CART)
+        observed, truth = generate_v2_core(config)
+        X = observed.visitors()
+        high = X["x1"].to_numpy() > 0
+        po = np.asarray(truth.potential_outcomes.values)
+        for k in range(K):
+            m = 30.0 + 10.0 * k + 5.0 * high
+            np.testing.assert_allclose(po[:, k], (0.3 + 0.1 * k) * self.CART.expected_basket(m))
+        offset = 0
+        for k, variant in enumerate(observed.variants):
+            y = variant.visitors["outcome"].to_numpy()
+            rows = slice(offset, offset + len(y))
+            offset += len(y)
+            assert abs(y.mean() - po[rows, k].mean()) < 4 * y.std() / np.sqrt(len(y))
+        if K == 2:
+            cate = np.asarray(truth.cate_per_visitor.values)
+            np.testing.assert_allclose(cate, po[:, 1] - po[:, 0])
+            comps = truth.effect_components
+            assert comps["conv_effect"] + comps["aov_effect"] == pytest.approx(truth.effect)

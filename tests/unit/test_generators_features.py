@@ -213,3 +213,21 @@ class TestSurfaces:
         """A surface must wrap a function."""
         with pytest.raises(TypeError, match="not callable"):
             SurfaceConfig(0.5)
+
+
+class TestDefaultLevels:
+    def test_known_name_gets_its_levels(self):
+        """FeatureSpec("device", "categorical") gets device levels, uniform weights."""
+        from pytyche.generators import FeatureSpec
+
+        spec = FeatureSpec("device", "categorical")
+        assert spec.levels == ("desktop", "mobile", "tablet")
+        assert sum(spec.weights) == 1.0
+
+    def test_other_name_gets_numbered_levels(self):
+        """An unknown name gets three levels named after it; explicit levels still win."""
+        from pytyche.generators import FeatureSpec
+
+        assert FeatureSpec("plan", "categorical").levels == ("plan_0", "plan_1", "plan_2")
+        assert FeatureSpec("device", "categorical", levels=("app", "web")).levels == ("app",
+                                                                                       "web")

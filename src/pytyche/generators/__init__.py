@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+from pytyche.generators.cart import CartRevenueConfig
 from pytyche.generators.core import (
     AssignmentConfig,
     MetricMode,
@@ -49,6 +50,7 @@ __all__ = [
     "DEFAULT_EFFECT_SCALE",
     "TEMPLATES",
     "AssignmentConfig",
+    "CartRevenueConfig",
     "CopulaConfig",
     "FeatureSamplerConfig",
     "FeatureSpec",

@@ -18,7 +18,10 @@ Outcome models, by metric (``m`` and ``sigma`` of arm ``k`` at the visitor's fea
 ``revenue_per_visitor`` (hurdle)
     converts with probability ``p``; a converter's basket is log-normal with mean ``m`` and
     log-scale dispersion ``sigma`` (``log basket ~ N(log m - sigma^2 / 2, sigma^2)``);
-    non-converters spend 0. Expected outcome ``p * m``.
+    non-converters spend 0. Expected outcome ``p * m``. With a
+    :class:`~pytyche.generators.cart.CartRevenueConfig` as ``revenue_model`` the basket is a
+    cart instead (per-category purchases whose prices add up; ``sigma`` is then unused) and the
+    expected outcome is ``p`` times the cart's closed-form expected spend.
 ``continuous``
     ``Y ~ Normal(m, sigma^2)``; expected outcome ``m``. :class:`MetricMode` carries the mean in
     the ``m`` surfaces and the standard deviation in the ``sigma`` surfaces; it has no ``p``.
@@ -57,6 +60,7 @@ from pytyche.contracts import (
     propensity_columns,
 )
 from pytyche.errors import AlignmentViolation
+from pytyche.generators.cart import CartRevenueConfig
 from pytyche.generators.features import (
     CLUSTER_ID_COLUMN,
     CopulaConfig,
@@ -76,6 +80,7 @@ from pytyche.generators.surfaces import (
 
 __all__ = [
     "AssignmentConfig",
+    "CartRevenueConfig",
     "CopulaConfig",
     "FeatureSamplerConfig",
     "FeatureSpec",
@@ -348,9 +353,11 @@ class V2GeneratorConfig:
         Non-negative seed; the same config and seed give the same bundle.
     experiment_id : str, default="sim-v2"
         Identifier of the simulated experiment.
-    revenue_model : None
-        Reserved for a cart revenue model, which is not implemented: only ``None`` (log-normal
-        baskets) is accepted.
+    revenue_model : CartRevenueConfig or None, default=None
+        How converters' revenue is drawn for revenue metrics: None for log-normal baskets, a
+        :class:`~pytyche.generators.cart.CartRevenueConfig` for carts of priced categories
+        (the truth then uses the cart's analytical expected spend). Ignored for the other
+        metrics, which have no basket.
     treatment_names : tuple of str or None, default=None
         Arm names, control first (default: :func:`default_treatment_names`).
     """
@@ -361,7 +368,7 @@ class V2GeneratorConfig:
     assignment: AssignmentConfig
     seed: int
     experiment_id: str = "sim-v2"
-    revenue_model: None = None
+    revenue_model: CartRevenueConfig | None = None
     _: KW_ONLY
     treatment_names: tuple[str, ...] | None = None
 
@@ -394,12 +401,12 @@ class V2GeneratorConfig:
 
 
 def _check_revenue_model(revenue_model: Any) -> None:
-    if revenue_model is not None:
+    if revenue_model is not None and not isinstance(revenue_model, CartRevenueConfig):
         msg = (
-            f"revenue_model={revenue_model!r}: pytyche simulates log-normal baskets only "
-            "(no cart revenue model); pass None"
+            f"revenue_model={revenue_model!r}: pass None (log-normal baskets) or a "
+            "CartRevenueConfig (carts of priced categories)"
         )
-        raise ValueError(msg)
+        raise TypeError(msg)
 
 
 # --------------------------------------------------------------------------------------------
@@ -449,6 +456,9 @@ class TruthResult:
         K = 2: log-scale basket dispersion (revenue) or outcome sd (continuous).
     p_values, m_values, sigma_values : list of ndarray or None
         K >= 3: the same channels, one array per arm, control first.
+    m_effective_values : list of ndarray or None
+        K >= 3 revenue with a cart model: expected basket given conversion per arm (None when
+        it equals ``m_values``, i.e. for log-normal baskets).
     cluster_ids : ndarray or None
         Latent population of each visitor (mixture samplers only).
     """
@@ -471,6 +481,7 @@ class TruthResult:
     sigma_values: list[np.ndarray] | None = None
     _: KW_ONLY
     cluster_ids: np.ndarray | None = None
+    m_effective_values: list[np.ndarray] | None = None
 
     def arm_values(
         self,
@@ -499,9 +510,21 @@ class TruthResult:
         arms = p if p is not None else m
         return 0 if arms is None else len(arms[0])
 
+    def effective_m(self) -> list[np.ndarray] | None:
+        """Expected basket (or outcome mean) per arm: the cart's analytical spend when a cart
+        model drew the revenue, else the ``m`` surfaces themselves."""
+        _, m, _ = self.arm_values()
+        if self.cate_per_visitor is None:
+            return self.m_effective_values if self.m_effective_values is not None else m
+        if m is not None and self.m0_effective is not None:
+            return [self.m0_effective, self.m1_effective]  # type: ignore[list-item]
+        return m
+
     def expected_outcomes(self) -> list[np.ndarray]:
-        """Expected outcome of every arm per visitor: ``p * m``, ``p`` or ``m`` by metric."""
-        p, m, _ = self.arm_values()
+        """Expected outcome of every arm per visitor: ``p * m``, ``p`` or ``m`` by metric
+        (``m`` being the effective basket, see :meth:`effective_m`)."""
+        p, _, _ = self.arm_values()
+        m = self.effective_m()
         if p is not None and m is not None:
             return [pk * mk for pk, mk in zip(p, m, strict=True)]
         arms = p if p is not None else m
@@ -546,7 +569,8 @@ def _evaluate(
 
 
 def compute_potential_outcomes(
-    features: pd.DataFrame, metric_mode: MetricMode, revenue_model: None = None
+    features: pd.DataFrame, metric_mode: MetricMode,
+    revenue_model: CartRevenueConfig | None = None,
 ) -> TruthResult:
     """Evaluate every arm's surfaces on the features and derive the per-visitor effects.
 
@@ -557,8 +581,10 @@ def compute_potential_outcomes(
         column, if present, is passed to the surfaces and kept as the truth's cluster ids).
     metric_mode : MetricMode
         Metric and surfaces; K = 2 gives the paired TruthResult form, K >= 3 the list form.
-    revenue_model : None
-        Only None (log-normal baskets) is implemented.
+    revenue_model : CartRevenueConfig or None, default=None
+        Revenue metrics: with a cart model the expected basket of each arm is the cart's
+        closed-form expected spend at ``m_k(x)`` (``m*_effective``); the raw surface values
+        stay in ``m*_values``. Ignored for the other metrics.
 
     Returns
     -------
@@ -570,7 +596,8 @@ def compute_potential_outcomes(
     ValueError
         A surface gives a non-finite value, a probability outside [0, 1], a negative
         dispersion or a non-positive basket mean.
-        ``revenue_model`` is not None: only log-normal baskets are simulated.
+    TypeError
+        ``revenue_model`` is neither None nor a :class:`CartRevenueConfig`.
     """
     _check_revenue_model(revenue_model)
     family = metric_mode.metric_family
@@ -582,7 +609,11 @@ def compute_potential_outcomes(
     if CLUSTER_ID_COLUMN in features.columns:
         cluster_ids = features[CLUSTER_ID_COLUMN].to_numpy(dtype=np.int32)
     k = metric_mode.n_treatments
-    staged = TruthResult(None, 0.0, {}, p_values=p, m_values=m, sigma_values=sigma)
+    m_eff = m
+    if revenue_model is not None and family == MetricFamily.HURDLE and m is not None:
+        m_eff = [revenue_model.expected_basket(mk) for mk in m]
+    staged = TruthResult(None, 0.0, {}, p_values=p, m_values=m, sigma_values=sigma,
+                         m_effective_values=None if m_eff is m else m_eff)
     mu = staged.expected_outcomes()
     if k >= 3:
         components = {f"treatment_{j}_effect": float(np.mean(mu[j] - mu[0])) for j in range(1, k)}
@@ -596,9 +627,9 @@ def compute_potential_outcomes(
     effect = float(cate.mean())
     conv = aov = None
     if family == MetricFamily.HURDLE:
-        assert p is not None and m is not None
-        conv_values = (p[1] - p[0]) * m[0]
-        aov_values = p[1] * (m[1] - m[0])
+        assert p is not None and m_eff is not None
+        conv_values = (p[1] - p[0]) * m_eff[0]
+        aov_values = p[1] * (m_eff[1] - m_eff[0])
         components = {"conv_effect": float(conv_values.mean()),
                       "aov_effect": float(aov_values.mean())}
         conv, aov = _aligned(conv_values), _aligned(aov_values)
@@ -611,7 +642,7 @@ def compute_potential_outcomes(
         for channel, arrays in (("p", p), ("m", m), ("sigma", sigma))
         for arm in (0, 1)
     }
-    effective = m if family == MetricFamily.HURDLE else None
+    effective = m_eff if family == MetricFamily.HURDLE else None
     return TruthResult(
         _aligned(cate),
         effect,
@@ -655,12 +686,14 @@ def build_truth(truth_result: TruthResult, metric_mode: MetricMode) -> Calibrati
     K = 2 fills the paired fields (``cate_per_visitor``, ``conv_/aov_cate_per_visitor`` for
     revenue, ``p0/p1`` for conversion and revenue, ``m0/m1`` for revenue and continuous);
     K >= 3 fills ``contrast_cate_per_visitor`` (K - 1), ``p_per_visitor`` and ``m_per_visitor``
-    (K each, None where the metric has no such channel). Both forms set
+    (K each, None where the metric has no such channel; for revenue drawn by a cart model,
+    ``m`` is the cart's expected spend given conversion). Both forms set
     ``potential_outcomes`` (n, K), the expected outcome of every arm, and ``cluster_ids`` when
     the features came from a mixture. Arrays keep the row order of ``truth_result``.
     """
     family = metric_mode.metric_family
-    p, m, _ = truth_result.arm_values()
+    p, _, _ = truth_result.arm_values()
+    m = truth_result.effective_m()  # a cart model's expected spend, else the m surfaces
     k = truth_result.n_treatments
     # Expected outcome per arm, written straight into the (n, K) matrix (no column_stack copy).
     po = np.empty((truth_result.n_visitors, k))
@@ -751,7 +784,7 @@ def assign_and_observe(
     assignment: AssignmentConfig,
     metric_id: str,
     rng: np.random.Generator,
-    revenue_model: None = None,
+    revenue_model: CartRevenueConfig | None = None,
     treatment_assignment: np.ndarray | None = None,
     *,
     assignment_probabilities: np.ndarray | None = None,
@@ -773,8 +806,10 @@ def assign_and_observe(
         Metric id; must be one whose channels ``truth_result`` carries.
     rng : numpy.random.Generator
         Randomness for assignment (when internal) and outcome noise.
-    revenue_model : None
-        Only None (log-normal baskets) is implemented.
+    revenue_model : CartRevenueConfig or None, default=None
+        Revenue metrics: None draws log-normal baskets; a cart model draws each converter's
+        cart (one uniform per visitor and category, drawn for every visitor before arms are
+        applied). Ignored for the other metrics.
     treatment_assignment : ndarray of int or None, default=None
         External assignment hook: the arm index of every visitor, shape ``(n,)``, values in
         ``[0, K - 1]`` (e.g. routed by a sequential experiment's cell policies). It decides
@@ -802,7 +837,8 @@ def assign_and_observe(
         Bad ``treatment_assignment`` (length, dtype, indices) or ``assignment_probabilities``,
         ``assignment`` not matching K, a metric whose channels the truth lacks, or reserved
         outcome/propensity columns already in ``features``.
-        ``revenue_model`` is not None: only log-normal baskets are simulated.
+    TypeError
+        ``revenue_model`` is neither None nor a :class:`CartRevenueConfig`.
     """
     _check_revenue_model(revenue_model)
     family = metric_family_of(metric_id)
@@ -845,8 +881,10 @@ def assign_and_observe(
             propensity = _check_probability_matrix(assignment_probabilities, z, n, k)
 
     # Per-visitor noise, drawn for everyone before arms are applied (common random numbers).
+    cart = revenue_model if family == MetricFamily.HURDLE else None
     u = rng.random(n) if p is not None else None
-    e = rng.standard_normal(n) if m is not None else None
+    e = rng.standard_normal(n) if m is not None and cart is None else None
+    u_cart = rng.random((n, cart.n_categories)) if cart is not None else None
 
     base = features.drop(columns=[CLUSTER_ID_COLUMN], errors="ignore")
     order = np.argsort(z, kind="stable")
@@ -858,10 +896,18 @@ def assign_and_observe(
             assert p is not None and u is not None
             y = (u[idx] < p[arm][idx]).astype(np.float64)
         elif family == MetricFamily.HURDLE:
-            assert p is not None and m is not None and sigma is not None and e is not None
-            s = sigma[arm][idx]
-            basket = np.exp(np.log(m[arm][idx]) - 0.5 * s * s + s * e[idx])
-            y = np.where(u[idx] < p[arm][idx], basket, 0.0)  # type: ignore[index]
+            assert p is not None and m is not None and sigma is not None and u is not None
+            converted = u[idx] < p[arm][idx]
+            if cart is not None:
+                assert u_cart is not None
+                y = np.zeros(idx.size)
+                buyers = idx[converted]
+                y[converted] = cart.sample(m[arm][buyers], u_cart[buyers])
+            else:
+                assert e is not None
+                s = sigma[arm][idx]
+                basket = np.exp(np.log(m[arm][idx]) - 0.5 * s * s + s * e[idx])
+                y = np.where(converted, basket, 0.0)
         else:
             assert m is not None and sigma is not None and e is not None
             y = m[arm][idx] + sigma[arm][idx] * e[idx]
@@ -969,13 +1015,14 @@ def generate_v2_core(config: V2GeneratorConfig) -> CalibrationBundle:
     feature_seed, observe_seed = np.random.SeedSequence(int(config.seed)).spawn(2)
     X = sample_features(config.feature_sampler, np.random.default_rng(feature_seed),
                         int(config.n_visitors))
-    truth = compute_potential_outcomes(X, config.metric_mode)
+    truth = compute_potential_outcomes(X, config.metric_mode, config.revenue_model)
     variants = assign_and_observe(
         X,
         truth,
         config.assignment,
         config.metric_mode.metric_id,
         np.random.default_rng(observe_seed),
+        config.revenue_model,
         treatment_names=config.treatment_names,
     )
     del X

@@ -22,10 +22,12 @@ from pytyche.contracts import RESERVED_COLUMNS, VisitorSchema
 
 __all__ = [
     "CLUSTER_ID_COLUMN",
+    "DEFAULT_LEVELS",
     "CopulaConfig",
     "FeatureSamplerConfig",
     "FeatureSpec",
     "MixtureConfig",
+    "default_levels",
     "sample_features",
     "visitor_schema",
 ]
@@ -76,6 +78,24 @@ def _check_loc_scale(owner: str, loc: Any, scale: Any) -> None:
         raise ValueError(msg)
 
 
+#: Levels a categorical FeatureSpec gets when none are given, by (lower-cased) feature name.
+DEFAULT_LEVELS: dict[str, tuple[str, ...]] = {
+    "device": ("desktop", "mobile", "tablet"),
+    "channel": ("direct", "search", "social", "email"),
+    "browser": ("chrome", "safari", "firefox", "edge"),
+    "os": ("windows", "macos", "ios", "android"),
+    "region": ("north", "south", "east", "west"),
+    "country": ("us", "uk", "de", "fr"),
+    "segment": ("new", "returning", "loyal"),
+}
+
+
+def default_levels(name: str) -> tuple[str, ...]:
+    """Levels of a categorical feature declared without any (see :data:`DEFAULT_LEVELS`)."""
+    known = DEFAULT_LEVELS.get(name.lower())
+    return known if known is not None else tuple(f"{name}_{i}" for i in range(3))
+
+
 @dataclass(frozen=True, slots=True)
 class FeatureSpec:
     """One feature column and its marginal distribution.
@@ -94,7 +114,11 @@ class FeatureSpec:
     p : float, default=0.5
         Binary features only: probability of a 1.
     levels : tuple, default=()
-        Categorical features only: the levels, at least two, in code order.
+        Categorical features only: the levels, at least two, in code order. Left empty, a
+        feature named like a usual e-commerce attribute gets that attribute's levels
+        (``"device"``: desktop, mobile, tablet; see :data:`DEFAULT_LEVELS`), any other name
+        three levels ``"<name>_0"``, ``"<name>_1"``, ``"<name>_2"``; so
+        ``FeatureSpec("device", "categorical")`` works as the specification writes it.
     weights : tuple of float or None, default=None
         Categorical features only: level probabilities (uniform when None).
     """
@@ -129,6 +153,8 @@ class FeatureSpec:
         _check_loc_scale(owner, self.loc, self.scale)
         _check_p(owner, self.p)
         object.__setattr__(self, "levels", tuple(self.levels))
+        if self.kind == "categorical" and not self.levels:
+            object.__setattr__(self, "levels", default_levels(self.name))
         if self.kind == "categorical":
             if len(self.levels) < 2 or len(set(self.levels)) != len(self.levels):
                 msg = f"{owner}: levels={self.levels!r} must hold at least 2 distinct levels"
