@@ -1189,6 +1189,14 @@ class RecommendationSummary:
     thresholds : DecisionThresholds
     rationale : str
         One sentence naming the gate that fired.
+    basis : str
+        What the probabilities are: ``"design"`` (confidence levels of design-based AIPW
+        estimates, valid whatever the model gets wrong) or ``"model"`` (BCF posterior
+        probabilities).
+    n_claims : int
+        Directional claims the family-wise error is controlled over (Bonferroni):
+        ``p_positive`` and ``p_harmful`` are simultaneous over that many claims, so SHIP at
+        ``p_positive > 0.95`` has family-wise false-SHIP rate at most 5%. 1 means unadjusted.
     """
 
     treatment: str
@@ -1201,6 +1209,8 @@ class RecommendationSummary:
     thresholds: DecisionThresholds
     rationale: str
     segment_id: int | None = None
+    basis: str = "model"
+    n_claims: int = 1
 
     def __post_init__(self) -> None:
         owner = f"RecommendationSummary {self.treatment!r}"
@@ -1234,6 +1244,19 @@ class ComparisonResult:
     recommendation : RecommendationSummary
     decomposition : DecompositionSamples or None
         Hurdle fits only.
+    basis : str
+        What ``effect`` and ``effect_ci`` are, and what the decision read: ``"design"`` (AIPW
+        estimate with known assignment probabilities and a cross-fitted BCF outcome model;
+        interval by bootstrap-t, or an anytime-valid confidence sequence across rounds) or
+        ``"model"`` (BCF posterior mean and credible interval).
+    method : str
+        How ``effect_ci`` was computed (``"bootstrap-t"``, ``"confidence sequence"`` or
+        ``"posterior"``).
+    se : float or None
+        Standard error of a design-based estimate.
+    model_effect, model_ci : float and tuple of float, or None
+        The BCF posterior mean and credible interval, shown beside a design-based estimate
+        (model-based: not what the decision used).
     """
 
     treatment: str
@@ -1246,10 +1269,17 @@ class ComparisonResult:
     recommendation: RecommendationSummary
     segment_id: int | None = None
     decomposition: DecompositionSamples | None = None
+    basis: str = "model"
+    method: str = "posterior"
+    se: float | None = None
+    model_effect: float | None = None
+    model_ci: tuple[float, float] | None = None
 
     def __post_init__(self) -> None:
         owner = f"ComparisonResult {self.treatment!r}"
         _check_interval(owner, "effect_ci", self.effect_ci)
+        if self.model_ci is not None:
+            _check_interval(owner, "model_ci", self.model_ci)
         _check_probability(owner, "level", self.level, open_interval=True)
         _check_probability(owner, "p_best", self.p_best)
 
@@ -1275,6 +1305,11 @@ class AnalysisResult:
     level : float
         Credible level of every interval in this result (0.80 by default).
     policy_tree : PolicyTreeResult or None
+    decision_basis : str
+        ``"design"`` when effects, intervals and decisions are design-based (the default of
+        :func:`pytyche.analyze`), ``"model"`` when they read the BCF posterior.
+    design : DesignScores or None
+        The AIPW scores behind design-based decisions (outcome model, folds, propensities).
     """
 
     posterior: Any
@@ -1286,6 +1321,8 @@ class AnalysisResult:
     calibrated: bool
     level: float = 0.80
     policy_tree: PolicyTreeResult | None = None
+    decision_basis: str = "model"
+    design: Any = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "segments", tuple(self.segments))

@@ -31,7 +31,7 @@ from pytyche.contracts import (
 @pytest.fixture(scope="module")
 def boundary():
     post = planted_boundary(n=1500, n_draws=60)
-    return post, analyze(post, n_bootstrap=10)
+    return post, analyze(post, n_bootstrap=10, decisions="model")
 
 
 class TestAnalyze:
@@ -87,7 +87,8 @@ class TestAnalyze:
         """A posterior carrying a correction gives CALIBRATED and wider intervals."""
         raw = planted_boundary(n=600, n_draws=40)
         cal = dataclasses.replace(raw, calibration=WidenBy(0.1))
-        r_raw, r_cal = analyze(raw, n_bootstrap=0), analyze(cal, n_bootstrap=0)
+        r_raw = analyze(raw, n_bootstrap=0, decisions="model")
+        r_cal = analyze(cal, n_bootstrap=0, decisions="model")
         assert r_cal.claim_level == ClaimLevel.CALIBRATED and r_cal.calibrated
         lo_raw, hi_raw = r_raw.comparisons[0].effect_ci
         lo_cal, hi_cal = r_cal.comparisons[0].effect_ci

@@ -23,6 +23,13 @@ from pytyche.analysis._compare import (
     decompose_effects,
     recommendation_summary,
 )
+from pytyche.analysis._design import (
+    DesignScores,
+    aipw_scores,
+    arm_mean_scores,
+    assignment_probabilities,
+    crossfit_scores,
+)
 from pytyche.analysis._export import (
     ExportedPolicy,
     assign,
@@ -30,6 +37,7 @@ from pytyche.analysis._export import (
     policy_to_json,
     policy_to_sql,
 )
+from pytyche.analysis._inference import DesignInference, EffectInference
 from pytyche.analysis._intervals import credible_interval
 from pytyche.analysis._policy_tree import JACCARD_MATCH, fit_policy_tree, leaf_rules
 from pytyche.analysis._segments import SegmentEffects, segment_effects
@@ -41,15 +49,22 @@ __all__ = [
     "JACCARD_MATCH",
     "MIN_CONVERTERS_PER_ARM",
     "MIN_VISITORS_PER_ARM",
+    "DesignInference",
+    "DesignScores",
+    "EffectInference",
     "ExportedPolicy",
     "SegmentEffects",
     "TruthComparison",
+    "aipw_scores",
     "analyze",
+    "arm_mean_scores",
     "assign",
+    "assignment_probabilities",
     "claim_level",
     "compare_variants",
     "comparisons_frame",
     "credible_interval",
+    "crossfit_scores",
     "decompose_effects",
     "evaluate_against_truth",
     "fit_policy_tree",

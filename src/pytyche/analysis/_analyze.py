@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -9,10 +10,17 @@ import numpy as np
 import pandas as pd
 
 from pytyche.analysis._compare import compare_in_mask
+from pytyche.analysis._design import (
+    DEFAULT_FOLDS,
+    DesignScores,
+    arm_mean_scores,
+    crossfit_scores,
+)
+from pytyche.analysis._inference import DesignInference
 from pytyche.analysis._intervals import check_level, credible_interval
 from pytyche.analysis._policy_tree import fit_policy_tree
 from pytyche.analysis._posterior import PosteriorView, view_of
-from pytyche.analysis._segments import segment_effects
+from pytyche.analysis._segments import segment_effects, with_design_gate
 from pytyche.contracts import (
     AnalysisResult,
     ClaimLevel,
@@ -21,6 +29,7 @@ from pytyche.contracts import (
     ObservedExperimentData,
     SegmentRule,
 )
+from pytyche.errors import AlignmentViolation
 
 __all__ = ["MIN_CONVERTERS_PER_ARM", "MIN_VISITORS_PER_ARM", "analyze", "has_credible_segments"]
 
@@ -42,6 +51,9 @@ def analyze(
     segments: Mapping[str, SegmentRule] | Sequence[SegmentRule] | None = None,
     seed: int = 0,
     fit_options: Mapping[str, Any] | None = None,
+    decisions: str = "design",
+    design: DesignScores | None = None,
+    crossfit_folds: int = DEFAULT_FOLDS,
 ) -> AnalysisResult:
     """Turn a posterior into per-visitor effects, segments, comparisons and decisions.
 
@@ -51,7 +63,7 @@ def analyze(
         A fitted posterior (anything with the posterior array interface). Observed data is
         first fitted with ``pytyche.bcf.fit(observed, seed=seed, **fit_options)``.
     level : float, default=0.80
-        Credible level of every interval.
+        Level of every interval.
     thresholds : DecisionThresholds, optional
         SHIP / STOP gates (spec defaults when omitted).
     max_depth, min_segment_share, n_bootstrap, bootstrap_seed
@@ -61,9 +73,23 @@ def analyze(
         appended to ``segments`` and ``comparisons`` with ids following the largest leaf id,
         in declaration order.
     seed : int, default=0
-        Seed of the fit when ``posterior`` is observed data.
+        Seed of the fit when ``posterior`` is observed data, and of the cross-fit split and
+        the bootstrap of design-based intervals.
     fit_options : mapping, optional
         Extra keyword arguments of ``pytyche.bcf.fit`` when ``posterior`` is observed data.
+    decisions : {"design", "model"}, default="design"
+        ``"design"``: effects, intervals and SHIP / STOP read design-based AIPW estimates
+        (known assignment probabilities, cross-fitted BCF outcome model), whose error rates
+        hold whatever the model gets wrong; segments are discovered on one half of the
+        visitors and measured on the other. ``"model"``: they read the BCF posterior
+        (model-based; can be overconfident at small n and on heavy-tailed revenue).
+    design : DesignScores, optional
+        Precomputed scores (a sequential experiment passes its round-by-round scores, which
+        switch the intervals to anytime-valid confidence sequences). Default: cross-fit the
+        posterior's model (:func:`pytyche.analysis.crossfit_scores`); a posterior that cannot
+        be refitted (no ``config`` / ``predict_levels``) is scored with arm means instead.
+    crossfit_folds : int, default=2
+        Folds of the default cross-fit.
 
     Returns
     -------
@@ -76,40 +102,84 @@ def analyze(
 
     Notes
     -----
-    The claim level is INSUFFICIENT_DATA when an arm has fewer than 30 visitors, or, for a
-    hurdle metric, fewer than 5 converters; otherwise CALIBRATED when the posterior carries a
-    coverage correction and UNCALIBRATED when it does not.
+    Design-based decisions control the family-wise error: overall, over the 2(K − 1)
+    directional claims (each treatment better or worse than control); per segment, over
+    2(K − 1) claims per segment. The claim level is INSUFFICIENT_DATA when an arm has fewer
+    than 30 visitors, or, for a hurdle metric, fewer than 5 converters; otherwise CALIBRATED
+    when the posterior carries a coverage correction and UNCALIBRATED when it does not.
     """
     if isinstance(posterior, ObservedExperimentData):
         posterior = _fit(posterior, seed=seed, options=fit_options)
     lvl = check_level(level)
+    if decisions not in ("design", "model"):
+        msg = f"decisions={decisions!r} must be 'design' (the default) or 'model'"
+        raise ValueError(msg)
     view = view_of(posterior)
-    tree = fit_policy_tree(
-        view,
-        max_depth=max_depth,
-        min_segment_share=min_segment_share,
-        n_bootstrap=n_bootstrap,
-        bootstrap_seed=bootstrap_seed,
-        level=lvl,
-    )
-    all_visitors = np.ones(view.n_visitors, dtype=bool)
-    overall = compare_in_mask(view, all_visitors, level=lvl, thresholds=thresholds)
+    tree_options = {"max_depth": max_depth, "min_segment_share": min_segment_share,
+                    "n_bootstrap": n_bootstrap, "bootstrap_seed": bootstrap_seed, "level": lvl}
+    if decisions == "model":
+        return _assemble(posterior, view, fit_policy_tree(view, **tree_options), lvl,
+                         thresholds, segments)
+    scores = design if design is not None else default_design(posterior, crossfit_folds, seed)
+    if scores.n_visitors != view.n_visitors or scores.n_arms != view.n_arms:
+        msg = (f"design scores cover {scores.n_visitors} visitors and {scores.n_arms} arms; "
+               f"the posterior has {view.n_visitors} and {view.n_arms}")
+        raise AlignmentViolation(msg)
+    inference = DesignInference(scores, seed=seed)
+    if scores.fold_models:
+        # Honest segments: the tree is grown on the model that never saw fold 0, and its
+        # leaves are measured on fold 0's scores (which that same model produced).
+        tree = fit_policy_tree(scores.fold_models[0], **tree_options)
+        measured = scores.fold == 0
+    else:
+        tree = fit_policy_tree(view, **tree_options)
+        measured = np.ones(view.n_visitors, dtype=bool)
+    return _assemble(posterior, view, tree, lvl, thresholds, segments,
+                     inference=inference, measured=measured)
+
+
+def _assemble(
+    posterior: Any,
+    view: PosteriorView,
+    tree: Any,
+    lvl: float,
+    thresholds: DecisionThresholds | None,
+    declared: Mapping[str, SegmentRule] | Sequence[SegmentRule] | None,
+    *,
+    inference: DesignInference | None = None,
+    measured: np.ndarray | None = None,
+) -> AnalysisResult:
+    """Comparisons overall and per segment, design-based when ``inference`` is given."""
+    everyone = np.ones(view.n_visitors, dtype=bool)
     leaves = tree.tree.apply(view.observed.feature_matrix())
-    per_leaf = [
-        c
-        for seg in tree.segments
-        for c in compare_in_mask(
-            view, leaves == seg.id, level=lvl, thresholds=thresholds, segment_id=seg.id
-        )
-    ]
+    leaf_masks = [leaves == seg.id for seg in tree.segments]
+    k_minus_1 = view.n_arms - 1
+    overall_claims = 2 * k_minus_1
+    segment_claims = 2 * k_minus_1 * max(1, len(tree.segments))
     found = list(tree.segments)
-    if segments is not None:
+    if inference is None:
+        overall = compare_in_mask(view, everyone, level=lvl, thresholds=thresholds)
+        per_leaf = [c for seg, mask in zip(tree.segments, leaf_masks, strict=True)
+                    for c in compare_in_mask(view, mask, level=lvl, thresholds=thresholds,
+                                             segment_id=seg.id)]
+    else:
+        honest = [mask & measured for mask in leaf_masks]
+        effects = inference.effects([everyone, *honest])
+        overall = compare_in_mask(view, everyone, level=lvl, thresholds=thresholds,
+                                  design_effects=effects[0], n_claims=overall_claims)
+        per_leaf = []
+        for i, seg in enumerate(tree.segments):
+            per_leaf.extend(compare_in_mask(
+                view, leaf_masks[i], level=lvl, thresholds=thresholds, segment_id=seg.id,
+                design_effects=effects[i + 1], n_claims=segment_claims))
+        found = [with_design_gate(seg, per_leaf, view.treatments[0]) for seg in tree.segments]
+        tree = dataclasses.replace(tree, segments=tuple(found))
+    if declared is not None:
         first_id = max(s.id for s in tree.segments) + 1
-        declared = segment_effects(
-            view, segments, level=lvl, thresholds=thresholds, first_id=first_id
-        )
-        found.extend(d.segment for d in declared)
-        per_leaf.extend(c for d in declared for c in d.comparisons)
+        made = segment_effects(view, declared, level=lvl, thresholds=thresholds,
+                               first_id=first_id, inference=inference)
+        found.extend(d.segment for d in made)
+        per_leaf.extend(c for d in made for c in d.comparisons)
     calibrated = view.calibration is not None and getattr(view.calibration, "applied", True)
     return AnalysisResult(
         posterior=posterior,
@@ -121,7 +191,16 @@ def analyze(
         calibrated=calibrated,
         level=lvl,
         policy_tree=tree,
+        decision_basis="model" if inference is None else "design",
+        design=None if inference is None else inference.scores,
     )
+
+
+def default_design(posterior: Any, n_folds: int, seed: int) -> DesignScores:
+    """Cross-fitted BCF scores, or arm-mean scores for a posterior that cannot be refitted."""
+    if hasattr(posterior, "config") and hasattr(posterior, "predict_levels"):
+        return crossfit_scores(posterior, n_folds=n_folds, seed=seed)
+    return arm_mean_scores(view_of(posterior).observed, n_folds=n_folds, seed=seed)
 
 
 def _fit(observed: ObservedExperimentData, *, seed: int, options: Mapping[str, Any] | None) -> Any:

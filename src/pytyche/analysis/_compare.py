@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from pytyche.analysis._inference import EffectInference
 from pytyche.analysis._intervals import check_level, credible_interval
 from pytyche.analysis._posterior import PosteriorView, view_of
 from pytyche.analysis._thompson import prob_best
@@ -30,13 +32,16 @@ def recommendation_summary(
     treatment: str,
     control: str,
     segment_id: int | None = None,
+    n_claims: int = 1,
+    basis: str = "model",
 ) -> RecommendationSummary:
-    """Apply the SHIP / STOP gates to the posterior draws of one treatment effect.
+    """Apply the SHIP / STOP gates to draws of one treatment effect.
 
     Parameters
     ----------
     effect_draws : array_like
-        Draws of the average effect (treatment minus control), shape (S,).
+        Draws of the average effect (treatment minus control), shape (S,): posterior draws, or
+        the draws of a design-based confidence distribution.
     control_mean_draws : array_like
         Draws of the control arm's average level over the same visitors, shape (S,).
     thresholds : DecisionThresholds, optional
@@ -45,6 +50,11 @@ def recommendation_summary(
         Names carried into the summary.
     segment_id : int, optional
         Segment the decision applies to (None: all visitors).
+    n_claims : int, default=1
+        Directional claims in the family whose error is controlled (Bonferroni). The
+        design-based analysis passes 2(K − 1): every treatment, better or worse.
+    basis : {"model", "design"}, default="model"
+        What the draws are, carried into the summary.
 
     Returns
     -------
@@ -52,10 +62,13 @@ def recommendation_summary(
 
     Notes
     -----
-    With effect draws ``d`` and control means ``c``:
+    With effect draws ``d``, control means ``c`` and ``m = n_claims``:
 
-    - ``p_positive = P(d > 0)``, ``p_harmful = P(d < 0)``;
-    - ``p_better = P(d > m · |c|)`` with ``m = thresholds.min_practical_effect``, per draw;
+    - ``p_positive = 1 − m · P(d <= 0)`` and ``p_harmful = 1 − m · P(d >= 0)`` (floored at 0):
+      with confidence-distribution draws, ``1 − P(d > 0)`` is a one-sided p-value, so these
+      are Bonferroni-simultaneous confidence levels and ``p_positive > 0.95`` holds the
+      family-wise false-SHIP rate at 5%; at ``m = 1`` they are plain ``P(d > 0)``, ``P(d < 0)``;
+    - ``p_better = P(d > r · |c|)`` with ``r = thresholds.min_practical_effect``, per draw;
     - ``expected_loss = E[max(0, -d)] / |E[c]|``, the expected shortfall of shipping relative
       to the control mean (infinite when that mean is 0 and some draw loses).
 
@@ -76,8 +89,9 @@ def recommendation_summary(
     if not (np.isfinite(d).all() and np.isfinite(c).all()):
         msg = "effect or control-mean draws contain NaN or inf; check the posterior"
         raise ValueError(msg)
-    p_positive = float(np.mean(d > 0))
-    p_harmful = float(np.mean(d < 0))
+    claims = _check_claims(n_claims)
+    p_positive = simultaneous(float(np.mean(d > 0)), claims)
+    p_harmful = simultaneous(float(np.mean(d < 0)), claims)
     p_better = float(np.mean(d > th.min_practical_effect * np.abs(c)))
     raw_loss = float(np.mean(np.maximum(-d, 0.0)))
     scale = abs(float(c.mean()))
@@ -120,9 +134,32 @@ def recommendation_summary(
         p_better=p_better,
         p_harmful=p_harmful,
         thresholds=th,
-        rationale=rationale,
+        rationale=rationale + _claims_note(claims, basis),
         segment_id=segment_id,
+        basis=basis,
+        n_claims=claims,
     )
+
+
+def simultaneous(probability: float, n_claims: int) -> float:
+    """Bonferroni-adjusted confidence ``1 − m (1 − p)``, floored at 0 (``p`` itself at m = 1)."""
+    if n_claims == 1:
+        return probability
+    return max(0.0, 1.0 - n_claims * (1.0 - probability))
+
+
+def _check_claims(n_claims: int) -> int:
+    if isinstance(n_claims, bool) or not isinstance(n_claims, int | np.integer) or n_claims < 1:
+        msg = f"n_claims={n_claims!r} must be a positive integer (1: no multiplicity adjustment)"
+        raise ValueError(msg)
+    return int(n_claims)
+
+
+def _claims_note(n_claims: int, basis: str) -> str:
+    source = "design-based" if basis == "design" else "posterior"
+    if n_claims == 1:
+        return f" [{source}]"
+    return f" [{source}; probabilities simultaneous over {n_claims} directional claims]"
 
 
 def compare_variants(
@@ -230,40 +267,59 @@ def compare_in_mask(
     thresholds: DecisionThresholds | None = None,
     segment_id: int | None = None,
     seg_draws: np.ndarray | None = None,
+    design_effects: Sequence[EffectInference] | None = None,
+    n_claims: int = 1,
 ) -> tuple[ComparisonResult, ...]:
-    """:func:`compare_variants` on a visitor mask (``seg_draws`` reuses averaged draws)."""
+    """:func:`compare_variants` on a visitor mask (``seg_draws`` reuses averaged draws).
+
+    With ``design_effects`` (one per non-control arm) the effect, its interval and the
+    decision are design-based; the posterior mean and credible interval ride along as
+    ``model_effect`` / ``model_ci``. P(best) and the decomposition always read the posterior.
+    """
     lvl = check_level(level)
     th = DecisionThresholds() if thresholds is None else thresholds
     draws = segment_level_draws(view, mask) if seg_draws is None else seg_draws
     control_draws = draws[:, 0]
-    control_mean = float(control_draws.mean())
     p_best = prob_best(draws)
     decomposition = decompose_in_mask(view, mask) if view.has_decomposition else None
     control = view.treatments[0]
+    if design_effects is not None and len(design_effects) != view.n_arms - 1:
+        msg = (f"design_effects has {len(design_effects)} entries; pass one per non-control "
+               f"treatment ({view.n_arms - 1})")
+        raise AlignmentViolation(msg)
     out = []
     for k, name in enumerate(view.treatments[1:], start=1):
         effect = draws[:, k] - control_draws
-        low, high = credible_interval(effect, lvl, calibration=view.calibration)
-        estimate = float(effect.mean())
+        model_ci = credible_interval(effect, lvl, calibration=view.calibration)
+        model_effect = float(effect.mean())
+        fields: dict[str, Any]
+        if design_effects is None:
+            control_mean = float(control_draws.mean())
+            fields = {"effect": model_effect, "effect_ci": model_ci,
+                      "recommendation": recommendation_summary(
+                          effect, control_draws, th, treatment=name, control=control,
+                          segment_id=segment_id, n_claims=n_claims)}
+        else:
+            de = design_effects[k - 1]
+            control_mean = de.control_mean
+            fields = {"effect": de.estimate, "effect_ci": de.interval(lvl), "basis": "design",
+                      "method": de.method, "se": de.se, "model_effect": model_effect,
+                      "model_ci": model_ci,
+                      "recommendation": recommendation_summary(
+                          de.draws, np.full(de.draws.shape, de.control_mean), th,
+                          treatment=name, control=control, segment_id=segment_id,
+                          n_claims=n_claims, basis="design")}
+        estimate = fields["effect"]
         out.append(
             ComparisonResult(
                 treatment=name,
                 control=control,
-                effect=estimate,
-                effect_ci=(low, high),
                 relative_effect=estimate / control_mean if control_mean != 0 else float("nan"),
                 level=lvl,
                 p_best=float(p_best[k]),
-                recommendation=recommendation_summary(
-                    effect,
-                    control_draws,
-                    th,
-                    treatment=name,
-                    control=control,
-                    segment_id=segment_id,
-                ),
                 segment_id=segment_id,
                 decomposition=None if decomposition is None else _one_arm(decomposition, k - 1),
+                **fields,
             )
         )
     return tuple(out)
@@ -319,6 +375,8 @@ def comparisons_frame(comparisons: tuple[ComparisonResult, ...]) -> pd.DataFrame
             "relative_effect": c.relative_effect,
             "p_best": c.p_best,
             "decision": c.recommendation.decision.value,
+            "basis": c.basis,
+            "model_effect": c.model_effect,
         }
         for c in comparisons
     ]

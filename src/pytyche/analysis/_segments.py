@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -20,7 +21,7 @@ from pytyche.contracts import (
     SegmentRule,
 )
 
-__all__ = ["SegmentEffects", "segment_effects"]
+__all__ = ["SegmentEffects", "segment_effects", "with_design_gate"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -54,6 +55,7 @@ def segment_effects(
     thresholds: DecisionThresholds | None = None,
     *,
     first_id: int = 0,
+    inference: Any = None,
 ) -> tuple[SegmentEffects, ...]:
     """Effects, P(best), allocations and decisions on segments the operator defines.
 
@@ -72,6 +74,11 @@ def segment_effects(
         Decision gates (spec defaults when omitted).
     first_id : int, default=0
         Id of the first segment; the others follow in declaration order.
+    inference : DesignInference, optional
+        Design-based inference (see :func:`pytyche.analyze`): effects, intervals and
+        decisions then use the AIPW scores of the segment's visitors, with the family-wise
+        error controlled over every declared segment. A declared segment was not chosen by
+        looking at the outcomes, so all its visitors are used.
 
     Returns
     -------
@@ -87,32 +94,59 @@ def segment_effects(
     """
     view = view_of(posterior)
     named = _named_rules(rules)
-    out = []
-    for offset, (name, rule) in enumerate(named):
-        seg_id = first_id + offset
+    masks = []
+    for name, rule in named:
         mask = segment_mask(view, rule)
         if not mask.any():
             msg = f"declared segment {name!r} ({rule.describe()}) matches no visitor; widen it"
             raise ValueError(msg)
+        masks.append(mask)
+    design = [None] * len(named) if inference is None else inference.effects(masks)
+    claims = 1 if inference is None else 2 * (view.n_arms - 1) * len(named)
+    out = []
+    for offset, ((name, rule), mask) in enumerate(zip(named, masks, strict=True)):
+        seg_id = first_id + offset
         draws = segment_level_draws(view, mask)
+        comparisons = compare_in_mask(
+            view,
+            mask,
+            level=level,
+            thresholds=thresholds,
+            segment_id=seg_id,
+            seg_draws=draws,
+            design_effects=design[offset],
+            n_claims=claims,
+        )
+        segment = summarise_segment(
+            view, mask, seg_id=seg_id, rule=rule, level=level, seg_draws=draws
+        )
+        if inference is not None:
+            segment = with_design_gate(segment, comparisons, view.treatments[0])
         out.append(
             SegmentEffects(
                 name=name,
-                segment=summarise_segment(
-                    view, mask, seg_id=seg_id, rule=rule, level=level, seg_draws=draws
-                ),
-                comparisons=compare_in_mask(
-                    view,
-                    mask,
-                    level=level,
-                    thresholds=thresholds,
-                    segment_id=seg_id,
-                    seg_draws=draws,
-                ),
+                segment=segment,
+                comparisons=comparisons,
                 allocation=thompson_allocation(draws, view.treatments, DEFAULT_EPSILON),
             )
         )
     return tuple(out)
+
+
+def with_design_gate(
+    segment: DiscoveredSegment, comparisons: Sequence[ComparisonResult], control: str
+) -> DiscoveredSegment:
+    """``segment`` with its gate effect and interval taken from its design-based comparison.
+
+    The gate arm is the segment's most probable best treatment, or, where control is the most
+    probable best, the treatment with the largest posterior-mean effect.
+    """
+    mine = [c for c in comparisons if c.segment_id == segment.id]
+    best = segment.best_treatment
+    if best is None or best == control:
+        best = max(mine, key=lambda c: c.model_effect).treatment
+    chosen = next(c for c in mine if c.treatment == best)
+    return dataclasses.replace(segment, gate_estimate=chosen.effect, gate_ci=chosen.effect_ci)
 
 
 def summarise_segment(
