@@ -307,6 +307,51 @@ class TestStoreResume:
             FakeFitExperiment.resume(tmp_path / "s", generator=lambda r, p: None)
 
 
+class TestResumeRefusesWhatItCannotStore:
+    """Options a store cannot hold are refused up front, or asked for again on resume."""
+
+    def test_non_json_option_refused_at_creation(self, tmp_path):
+        """An analysis option JSON cannot hold fails when the store is created, by name."""
+        with pytest.raises(StoreError, match=r"analysis_options \['weights'\]"):
+            make(store=tmp_path / "s", analysis_options={"weights": object()})
+
+    def test_custom_rule_must_be_passed_again(self, tmp_path):
+        """A custom graduation rule is recorded by name; resume without it is refused."""
+        from pytyche.experiment import ExpectedLossRule
+
+        class StrictRule(ExpectedLossRule):
+            pass
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UncalibratedWarning)
+            make(store=tmp_path / "s", n_rounds=2, graduation_rule=StrictRule()).advance()
+        with pytest.raises(StoreError, match="graduation_rule="):
+            FakeFitExperiment.resume(tmp_path / "s", generator=lambda r, p: None)
+        resumed = FakeFitExperiment.resume(tmp_path / "s", generator=lambda r, p: None,
+                                           graduation_rule=StrictRule())
+        assert isinstance(resumed._graduation_rule, StrictRule)
+
+    def test_calibration_must_be_passed_again(self, tmp_path):
+        """A calibrated experiment does not resume uncalibrated without being told."""
+        from pytyche.calibrate import Calibration
+
+        cal = Calibration.from_sweep("clustered_realistic_v1")
+        make(store=tmp_path / "s", n_rounds=2, calibration=cal)
+        with pytest.raises(StoreError, match="calibration="):
+            FakeFitExperiment.resume(tmp_path / "s", generator=lambda r, p: None)
+        resumed = FakeFitExperiment.resume(tmp_path / "s", generator=lambda r, p: None,
+                                           calibration=cal)
+        assert resumed._calibration is cal
+
+    def test_skip_calibration_restored(self, tmp_path):
+        """Calibration.skip() carries nothing to restore; resume labels the run the same."""
+        from pytyche.calibrate import Calibration
+
+        make(store=tmp_path / "s", n_rounds=2, calibration=Calibration.skip())
+        resumed = FakeFitExperiment.resume(tmp_path / "s", generator=lambda r, p: None)
+        assert resumed._calibration is not None and not resumed._calibration.applied
+
+
 class TestShapes:
     def test_two_arms(self):
         """K = 2 runs through the simulated generator and the loop."""

@@ -216,14 +216,34 @@ def cumulative_truth(
 # --------------------------------------------------------------------------------------------
 
 
-def _jsonable(value: Any) -> Any:
+def _storable(name: str, options: Mapping[str, Any]) -> dict[str, Any]:
+    """``options`` as stored in the store's config; refuse what JSON cannot hold.
+
+    A resumed experiment must run with the options of the original one, so an option that
+    cannot be written is an error here rather than silently missing after ``resume``.
+    """
     import json
 
-    try:
-        json.dumps(value)
-    except TypeError:
+    bad = []
+    for key, value in options.items():
+        try:
+            json.dumps(value)
+        except (TypeError, ValueError):
+            bad.append(key)
+    if bad:
+        msg = (f"{name} {sorted(bad)} cannot be written to the experiment store (not JSON: "
+               f"numbers, strings, lists and dicts only), so resume could not restore them; "
+               "pass plain values, or run without store=")
+        raise StoreError(msg)
+    return dict(options)
+
+
+def _calibration_record(calibration: Any) -> dict[str, Any] | None:
+    """What the store keeps about the calibration: enough for resume to insist on it."""
+    if calibration is None:
         return None
-    return value
+    return {"name": str(getattr(calibration, "name", type(calibration).__name__)),
+            "applied": bool(getattr(calibration, "applied", True))}
 
 
 class SequentialExperiment:
@@ -344,8 +364,17 @@ class SequentialExperiment:
     # ---- configuration persistence -------------------------------------------------------
 
     def _config_dict(self) -> dict[str, Any]:
+        """The configuration written to the store; refuses what resume could not restore."""
         rule = self._graduation_rule
         config = self._fit_config
+        if config is not None and not callable(getattr(config, "to_dict", None)):
+            msg = (f"fit_config of type {type(config).__name__} cannot be written to the "
+                   "experiment store; pass a GPUBCFConfig")
+            raise StoreError(msg)
+        if rule is None or type(rule) is ExpectedLossRule:  # a subclass may change behaviour
+            rule_record = None if rule is None else dataclasses.asdict(rule)
+        else:  # kept by name only: resume asks for it again instead of using the default
+            rule_record = {"custom": type(rule).__qualname__}
         return {
             "treatments": self._treatments,
             "schedule": schedule_to_dict(self._schedule),
@@ -355,12 +384,12 @@ class SequentialExperiment:
             "min_explore_weight": self._min_explore_weight,
             "max_segment_depth": self._max_segment_depth,
             "min_segment_share": self._min_segment_share,
-            "graduation_rule": (dataclasses.asdict(rule) if isinstance(rule, ExpectedLossRule)
-                                else None),
+            "graduation_rule": rule_record,
             "seed": self._seed,
-            "fit_config": config.to_dict() if hasattr(config, "to_dict") else None,
-            "fit_options": _jsonable(self._fit_options),
-            "analysis_options": _jsonable(self._analysis_options),
+            "fit_config": None if config is None else config.to_dict(),
+            "fit_options": _storable("fit_options", self._fit_options),
+            "analysis_options": _storable("analysis_options", self._analysis_options),
+            "calibration": _calibration_record(self._calibration),
         }
 
     @classmethod
@@ -375,20 +404,30 @@ class SequentialExperiment:
         progress: bool = False,
         fit_options: Mapping[str, Any] | None = None,
         analysis_options: Mapping[str, Any] | None = None,
+        cells: list[Cell] | None = None,
     ) -> SequentialExperiment:
         """Continue an experiment from its store, after its last committed round.
 
         The configuration (treatments, schedule, floors, seed, fit settings) comes from the
-        store; what cannot be stored (the generator, a calibration, a custom schedule or
-        rule) is passed again. With the same generator and seeds the remaining rounds equal
-        those of an uninterrupted run. Restored rounds have no posterior in memory
-        (``Experiment.posterior`` is ``None``); their plans, cell observations and truth
-        comparisons are read back.
+        store; what cannot be stored (the generator, a calibration, a custom schedule, rule
+        or round-0 cell policy) is passed again, and resume refuses to go on without it
+        rather than silently using a default. With the same generator and seeds the
+        remaining rounds equal those of an uninterrupted run. Restored rounds have no
+        posterior in memory (``Experiment.posterior`` is ``None``); their plans, cell
+        observations and truth comparisons are read back.
+
+        Parameters
+        ----------
+        cells : list of Cell or None, default=None
+            The round-0 cells, needed only when they used a custom policy (shipped policies
+            are read back from the store).
 
         Raises
         ------
         StoreError
-            The directory is not a store, is corrupted, or needs a ``schedule=``.
+            The directory is not a store or is corrupted, or the experiment used a custom
+            schedule, graduation rule or cell policy, or a calibration, and it was not passed
+            again (the message names the argument).
         """
         st = ExperimentStore.open(store)
         cfg = st.config
@@ -399,15 +438,37 @@ class SequentialExperiment:
                            "pass schedule= to resume")
                     raise StoreError(msg)
                 schedule = schedule_from_dict(cfg["schedule"])
-            if graduation_rule is None and cfg.get("graduation_rule") is not None:
-                graduation_rule = ExpectedLossRule(**cfg["graduation_rule"])
+            stored_rule = cfg.get("graduation_rule")
+            if graduation_rule is None and stored_rule is not None:
+                if "custom" in stored_rule:
+                    msg = (f"store {str(store)!r} used the custom graduation rule "
+                           f"{stored_rule['custom']}, which is not stored; pass "
+                           "graduation_rule= to resume")
+                    raise StoreError(msg)
+                graduation_rule = ExpectedLossRule(**stored_rule)
+            stored_cal = cfg.get("calibration")
+            if calibration is None and stored_cal is not None and not stored_cal["applied"]:
+                from pytyche.calibrate import Calibration
+
+                calibration = Calibration.skip()  # nothing to restore but the label
+            if calibration is None and stored_cal is not None:
+                msg = (f"store {str(store)!r} ran with calibration {stored_cal['name']!r}, "
+                       "which is not stored; pass calibration= (the same Calibration) to "
+                       "resume")
+                raise StoreError(msg)
             fit_config = None
             if cfg.get("fit_config") is not None:
                 from pytyche.bcf.config import GPUBCFConfig
 
                 fit_config = GPUBCFConfig(**cfg["fit_config"])
-            cells = ([Cell(c["id"], policy_from_dict(c["policy"]), float(c["weight"]))
-                      for c in cfg["cells"]] if cfg.get("cells") is not None else None)
+            if cells is None and cfg.get("cells") is not None:
+                custom = [c["id"] for c in cfg["cells"] if c["policy"].get("type") == "custom"]
+                if custom:
+                    msg = (f"store {str(store)!r}: round-0 cells {custom} used custom "
+                           "policies, which are not stored; pass cells= to resume")
+                    raise StoreError(msg)
+                cells = [Cell(c["id"], policy_from_dict(c["policy"]), float(c["weight"]))
+                         for c in cfg["cells"]]
             exp = cls(
                 generator=generator, schedule=schedule, treatments=cfg["treatments"],
                 cells=cells, min_control_weight=cfg["min_control_weight"],
@@ -601,8 +662,12 @@ class SequentialExperiment:
             options["calibration"] = self._calibration
         from pytyche.bcf import fit_for_metric
 
-        posterior = fit_for_metric(cumulative, seed=fit_seed, progress=self._progress,
-                                   **options)
+        with warnings.catch_warnings():
+            # advance() has already said once that this experiment runs uncalibrated; the
+            # per-fit warning of Calibration.skip() would repeat it every round.
+            warnings.simplefilter("ignore", UncalibratedWarning)
+            posterior = fit_for_metric(cumulative, seed=fit_seed, progress=self._progress,
+                                       **options)
         analysis_options = {"max_depth": self._max_segment_depth,
                             "min_segment_share": self._min_segment_share,
                             "bootstrap_seed": self._seed, **self._analysis_options}
@@ -843,12 +908,46 @@ def _posterior_summary(analysis: Any) -> dict[str, np.ndarray]:
             if pd.api.types.is_numeric_dtype(frame[c])}
 
 
-def sequential_experiment(**options: Any) -> SequentialExperiment:
+def sequential_experiment(
+    *,
+    generator: Generator,
+    treatments: Sequence[str],
+    schedule: Schedule,
+    seed: int = 0,
+    calibration: Any = None,
+    cells: list[Cell] | None = None,
+    min_explore_weight: float = 0.05,
+    min_control_weight: float = 0.05,
+    min_segment_share: float = 0.10,
+    max_segment_depth: int = 3,
+    graduation_rule: GraduationRule | None = None,
+    progress: bool = False,
+    store: str | Path | None = None,
+    fit_config: Any = None,
+    fit_options: Mapping[str, Any] | None = None,
+    analysis_options: Mapping[str, Any] | None = None,
+) -> SequentialExperiment:
     """Start a sequential experiment (the L1 entry point).
 
-    Takes exactly the keyword arguments of :class:`SequentialExperiment`. Iterate the result
-    (``next(exp)`` or ``for r in exp``) to run rounds, or call ``run_to_completion()`` on a
-    bounded schedule.
+    The function form of :class:`SequentialExperiment`, with the same keyword-only
+    parameters (documented there). The defaults follow the specification: Control and
+    Explore floors of 5% each, policy trees of depth 3 with segments of at least 10% of the
+    visitors. Iterate the result (``next(exp)`` or ``for r in exp``) to run rounds, or call
+    ``run_to_completion()`` on a bounded schedule.
+
+    Parameters
+    ----------
+    generator, treatments, schedule
+        Where each round's data comes from, the treatments universe (control first) and the
+        visitors per round.
+    seed, calibration, cells, min_explore_weight, min_control_weight, min_segment_share,
+    max_segment_depth, graduation_rule, progress, store, fit_config, fit_options,
+    analysis_options
+        See :class:`SequentialExperiment`.
+
+    Returns
+    -------
+    SequentialExperiment
 
     Examples
     --------
@@ -859,4 +958,11 @@ def sequential_experiment(**options: Any) -> SequentialExperiment:
     ...                             treatments=["control", "treatment_1", "treatment_2"])
     >>> # for r in exp: print(r.summary_one_line())
     """
-    return SequentialExperiment(**options)
+    return SequentialExperiment(
+        generator=generator, treatments=treatments, schedule=schedule, seed=seed,
+        calibration=calibration, cells=cells, min_explore_weight=min_explore_weight,
+        min_control_weight=min_control_weight, min_segment_share=min_segment_share,
+        max_segment_depth=max_segment_depth, graduation_rule=graduation_rule,
+        progress=progress, store=store, fit_config=fit_config, fit_options=fit_options,
+        analysis_options=analysis_options,
+    )
