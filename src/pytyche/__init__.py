@@ -63,6 +63,7 @@ _EXPORTS: dict[str, str] = {
     "StoreError": "pytyche.errors",
     "SetupReport": "pytyche._setup",
     "check_setup": "pytyche._setup",
+    "enable_compilation_cache": "pytyche._setup",
 }
 
 _SUBMODULES = frozenset(

@@ -61,6 +61,12 @@ def _clean_errors(*extra: type[BaseException]) -> Iterator[None]:
 @app.callback()
 def _root() -> None:
     """Adaptive A/B/N experiments with heterogeneous treatment effects."""
+    # The command line is an application: it asks for JAX's persistent compilation cache
+    # (the library leaves JAX's configuration alone unless asked); PYTYCHE_JAX_CACHE=off
+    # still turns it off.
+    from pytyche._setup import request_compilation_cache
+
+    request_compilation_cache()
 
 
 @app.command("check-setup")

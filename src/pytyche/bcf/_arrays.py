@@ -94,6 +94,9 @@ def _run_engine(
 
     `warm_forests` (a previous fit's trees) starts every forest from their last kept draw.
     """
+    from pytyche._setup import check_jax_precision
+
+    check_jax_precision()  # before anything builds a JAX array
     from pytyche.bcf._loop import run_chains
     from pytyche.bcf._state import ModelSpec, build_engine, forest_backend
 

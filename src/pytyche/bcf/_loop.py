@@ -8,11 +8,9 @@ the same compiled program.
 
 from __future__ import annotations
 
-import hashlib
-import os
 import time
+from collections import OrderedDict
 from functools import partial
-from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -21,46 +19,24 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax, random
 
+from pytyche._setup import compilation_cache_from_env
 from pytyche.bcf import _bartz_adapter as bz
 from pytyche.bcf._kernel import EngineData, EngineState, Record, make_record, make_step
 
-__all__ = ["enable_compilation_cache", "run_chains"]
+__all__ = ["run_chains"]
 
-_CACHE_ENABLED = False
-_BLOCK_FNS: dict[tuple[Any, ...], Any] = {}
-
-
-def enable_compilation_cache() -> None:
-    """Turn on JAX's persistent compilation cache under ~/.cache/pytyche/jax (once).
-
-    Each (jax version, XLA_FLAGS, device count) gets its own sub-folder: an executable built
-    under other XLA flags (e.g. single-threaded sweep workers, forced host devices) can abort
-    the process when loaded, and JAX's cache key does not tell them apart.
-    ``PYTYCHE_JAX_CACHE`` names another folder, or turns the cache off with ``off``.
-    """
-    global _CACHE_ENABLED
-    if _CACHE_ENABLED:
-        return
-    _CACHE_ENABLED = True
-    setting = os.environ.get("PYTYCHE_JAX_CACHE", "")
-    if setting.lower() in ("0", "off", "false", "no"):
-        return  # opted out (the test suite does: see tests/conftest.py)
-    root = Path(setting or Path.home() / ".cache" / "pytyche" / "jax")
-    flavour = "|".join((jax.__version__, os.environ.get("XLA_FLAGS", ""),
-                        str(jax.device_count()), jax.default_backend()))
-    path = root / hashlib.sha256(flavour.encode()).hexdigest()[:16]
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-        jax.config.update("jax_compilation_cache_dir", str(path))
-        jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
-    except OSError:  # pragma: no cover - read-only home: run without the cache
-        pass
+#: Jitted block runners kept alive, most recently used last. Bounded: each holds compiled
+#: programs, and a process fitting many model shapes (a sweep, a notebook) would otherwise
+#: keep every one of them.
+_BLOCK_FNS: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
+_MAX_BLOCK_FNS = 8
 
 
 def _block_fn(k: int, sigma_mode: str, block_size: int, backend: ModuleType = bz) -> Any:
     """The jitted block runner for one model shape family and forest backend (cached)."""
     key = (k, sigma_mode, block_size, backend.__name__)
     if key in _BLOCK_FNS:
+        _BLOCK_FNS.move_to_end(key)
         return _BLOCK_FNS[key]
     step = make_step(k, backend)
     record = make_record(k, sigma_mode, backend)
@@ -89,6 +65,8 @@ def _block_fn(k: int, sigma_mode: str, block_size: int, backend: ModuleType = bz
         return lax.scan(body, state, (keys, active, keep))
 
     _BLOCK_FNS[key] = run_block
+    while len(_BLOCK_FNS) > _MAX_BLOCK_FNS:
+        _BLOCK_FNS.popitem(last=False)
     return run_block
 
 
@@ -135,7 +113,7 @@ def run_chains(
         'ms_per_iteration' measured on blocks after the first, and the same split into
         burn-in blocks (MCMC step only) and sampling blocks (step plus recording draws).
     """
-    enable_compilation_cache()
+    compilation_cache_from_env()
     run_block = _block_fn(k, sigma_mode, block_size, backend)
     total = num_burnin + num_samples * thin
     n_blocks = -(-total // block_size)

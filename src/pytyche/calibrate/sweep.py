@@ -120,7 +120,11 @@ class SweepTask:
 
 
 def _limit_threads() -> None:
-    """One XLA/BLAS thread per worker, set before JAX loads (no effect once it has)."""
+    """One XLA/BLAS thread per worker, set before JAX loads (no effect once it has).
+
+    Changes this process's environment, so it runs only inside the worker processes a sweep
+    starts (:func:`_run_in_worker`), never in the caller's process.
+    """
     import sys
 
     if "jax" in sys.modules:
@@ -140,7 +144,6 @@ def run_task(task: SweepTask) -> dict[str, Any]:
     The fit is chosen by the metric (``fit_hurdle_bcf`` with ``task.pooling`` for revenue,
     :func:`pytyche.bcf.fit` otherwise), without a progress bar.
     """
-    _limit_threads()
     from pytyche.bcf import GPUBCFConfig, fit, fit_hurdle_bcf
     from pytyche.calibrate.sbc import evaluate_posterior
     from pytyche.contracts import MetricFamily
@@ -542,13 +545,19 @@ def run_sweep(
     return read_sweep(path)
 
 
+def _run_in_worker(fn: Callable[[SweepTask], dict[str, Any]], task: SweepTask) -> dict[str, Any]:
+    """Run one task in a sweep worker process, with one thread for XLA and BLAS."""
+    _limit_threads()
+    return fn(task)
+
+
 def _run_pool(fn: Callable[[SweepTask], dict[str, Any]], todo: list[SweepTask], workers: int,
               save: Callable[[dict[str, Any]], None]) -> None:
     import multiprocessing
 
     ctx = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
-        pending = {pool.submit(fn, t) for t in todo}
+        pending = {pool.submit(_run_in_worker, fn, t) for t in todo}
         try:
             while pending:
                 finished, pending = wait(pending, return_when=FIRST_COMPLETED)
@@ -570,8 +579,8 @@ def _run_ray(fn: Callable[[SweepTask], dict[str, Any]], todo: list[SweepTask],
         raise ImportError(msg) from None
     if not ray.is_initialized():
         ray.init(num_cpus=workers or None, include_dashboard=False, log_to_driver=False)
-    remote = ray.remote(num_cpus=1)(fn)
-    pending = [remote.remote(t) for t in todo]
+    remote = ray.remote(num_cpus=1)(_run_in_worker)
+    pending = [remote.remote(fn, t) for t in todo]
     try:
         while pending:
             finished, pending = ray.wait(pending, num_returns=1)
