@@ -333,7 +333,10 @@ def _resolve_features(
 def _check_inferred_features(frame: pd.DataFrame, names: Sequence[str], keys: Sequence[str]
                              ) -> None:
     """Columns that would silently become features when features are inferred."""
+    repeated = set(frame.columns[frame.columns.duplicated()])
     for name in names:
+        if name in repeated:
+            continue  # refused by the duplicate-column check
         copy_of = next((k for k in keys if re.fullmatch(re.escape(k) + r"[._]\d+", name)), None)
         if copy_of is not None:
             msg = (

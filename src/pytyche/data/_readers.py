@@ -214,8 +214,9 @@ def read_csv(
         The file cannot be parsed, its header repeats or omits a column name, or its
         contents fail a check of :func:`from_dataframe`.
     """
-    kind = "tsv" if file_kind(path) == "tsv" else "csv"
-    frame = _delimited_frame(resolve_path(path, f"{kind.upper()} file"), kind, read_options)
+    resolved = resolve_path(path, "CSV file")
+    kind = "tsv" if file_kind(resolved) == "tsv" else "csv"
+    frame = _delimited_frame(resolved, kind, read_options)
     return from_dataframe(
         frame, treatment=treatment, outcome=outcome, control=control, features=features,
         visitor_id=visitor_id, metric=metric, experiment_id=experiment_id,
