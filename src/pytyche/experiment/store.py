@@ -333,6 +333,10 @@ class ExperimentStore:
             if not isinstance(meta, dict):
                 msg = "round.json does not hold a JSON object"
                 raise ValueError(msg)
+            if meta.get("experiment_id") != self.experiment_id:
+                msg = (f"round.json names experiment {meta.get('experiment_id')!r}, the manifest "
+                       f"{self.experiment_id!r}")
+                raise ValueError(msg)
             variants = [
                 VariantData.from_visitors(name, pd.read_parquet(io.BytesIO(
                     self._read(round_idx, f"data_{j}.parquet"))))
