@@ -29,6 +29,7 @@ from pytyche.analysis._design import (
     arm_mean_scores,
     assignment_probabilities,
     crossfit_scores,
+    sequential_scores,
 )
 from pytyche.analysis._export import (
     ExportedPolicy,
@@ -76,5 +77,6 @@ __all__ = [
     "prob_best",
     "recommendation_summary",
     "segment_effects",
+    "sequential_scores",
     "thompson_allocation",
 ]

@@ -38,6 +38,7 @@ __all__ = [
     "fold_labels",
     "mean_levels",
     "refit_like",
+    "sequential_scores",
     "subset_observed",
 ]
 
@@ -261,24 +262,74 @@ def arm_mean_scores(observed: ObservedExperimentData, *, n_folds: int = DEFAULT_
     """AIPW scores whose outcome model is each arm's mean in the other folds (no covariates).
 
     The cheapest honest outcome model: no refit, and the estimate is then close to the
-    difference in means. Used for the first round of a sequential experiment, before any
-    earlier fit exists, and wherever the posterior cannot be refitted.
+    difference in means. Used where the posterior cannot be refitted, and round by round in
+    a sequential experiment (:func:`sequential_scores`).
     """
     arm = observed.treatment_index().astype(np.int64)
     y = observed.outcome()
-    k_arms = observed.n_treatments
     fold = fold_labels(arm, n_folds, seed)
-    mu_hat = np.empty((y.size, k_arms))
-    overall = np.array([y[arm == k].mean() for k in range(k_arms)])
-    for f in range(n_folds):
-        rest = fold != f
-        for k in range(k_arms):
-            pick = rest & (arm == k)
-            mu_hat[fold == f, k] = y[pick].mean() if pick.any() else overall[k]
     propensity = assignment_probabilities(observed)
+    mu_hat = _arm_means_out_of_fold(y, arm, fold, observed.n_treatments)
     return DesignScores(
         scores=aipw_scores(y, arm, propensity, mu_hat),
         propensity=propensity,
         fold=fold,
         outcome_model=f"arm means, {n_folds} folds",
     )
+
+
+def _arm_means_out_of_fold(y: np.ndarray, arm: np.ndarray, fold: np.ndarray,
+                           k_arms: int) -> np.ndarray:
+    """Per visitor and arm, the arm's mean outcome among the other folds' visitors.
+
+    Falls back to the arm's mean over all folds when the other folds lack it, and to 0 for
+    an arm nobody here received (such an arm's scores are masked out by the inference: the
+    visitors had no chance of it).
+    """
+    mu_hat = np.zeros((y.size, k_arms))
+    for k in range(k_arms):
+        given = arm == k
+        if not given.any():
+            continue
+        overall = y[given].mean()
+        for f in np.unique(fold):
+            pick = given & (fold != f)
+            mu_hat[fold == f, k] = y[pick].mean() if pick.any() else overall
+    return mu_hat
+
+
+def sequential_scores(observed: ObservedExperimentData, rounds: Any, *,
+                      n_folds: int = DEFAULT_FOLDS, seed: int = 0) -> DesignScores:
+    """AIPW scores of the cumulative data of a sequential experiment, round by round.
+
+    Each round is scored on its own, with its logged assignment probabilities and an outcome
+    model of arm means cross-fitted within the round. Given the earlier rounds, a round's
+    scores then have mean equal to the effect whatever the allocation did, which is what the
+    confidence sequence needs; and the scores depend on nothing but the stored round data,
+    so a resumed experiment reproduces them exactly.
+
+    Parameters
+    ----------
+    observed : ObservedExperimentData
+        The cumulative data (every round so far).
+    rounds : array_like of int, shape (n,)
+        Round of each visitor (``observed.visitors()`` order).
+    n_folds : int
+        Folds of the within-round cross-fit.
+    seed : int
+        Seed of the within-round fold split.
+    """
+    rounds = np.asarray(rounds, dtype=np.int64)
+    if rounds.shape != (observed.n_visitors,):
+        msg = f"rounds has shape {rounds.shape}; expected ({observed.n_visitors},)"
+        raise AlignmentViolation(msg)
+    arm = observed.treatment_index().astype(np.int64)
+    y = observed.outcome()
+    propensity = assignment_probabilities(observed)
+    mu_hat = np.zeros((y.size, observed.n_treatments))
+    for r in np.unique(rounds):
+        pick = rounds == r
+        fold = fold_labels(arm[pick], n_folds, seed + int(r))
+        mu_hat[pick] = _arm_means_out_of_fold(y[pick], arm[pick], fold, observed.n_treatments)
+    return DesignScores(scores=aipw_scores(y, arm, propensity, mu_hat), propensity=propensity,
+                        fold=rounds, outcome_model="arm means per round", sequential=True)

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from pytyche.analysis._design import DesignScores
+from pytyche.analysis._design import MIN_PROPENSITY, DesignScores
 from pytyche.analysis._intervals import check_level
 
 __all__ = [
@@ -252,8 +252,12 @@ class DesignInference:
         gamma = self.scores.scores
         k_arms = gamma.shape[1]
         diffs = gamma[:, 1:] - gamma[:, :1]
+        # An effect is measured only on visitors who could have received both arms (a
+        # dropped arm's later rounds carry no information about it).
+        e = self.scores.propensity
+        possible = (e[:, 1:] >= MIN_PROPENSITY) & (e[:, :1] >= MIN_PROPENSITY)
         D = np.concatenate([diffs] * len(masks), axis=1)
-        M = np.repeat(np.stack(masks, axis=1), k_arms - 1, axis=1)
+        M = np.concatenate([m[:, None] & possible for m in masks], axis=1)
         C = np.repeat(gamma[:, :1], D.shape[1], axis=1)
         if self.scores.sequential:
             first = self.scores.fold == self.scores.fold.min()

@@ -53,7 +53,9 @@ def evaluate_draws(
     k = forests.mu_leaf.shape[2]
     mu_out = np.empty((S, k, m), np.float32)
     tau_out = np.empty((S, A, k, m), np.float32)
-    rows = min(batch_rows, max(m, 1))
+    # Batches padded to a power of two: predicting sets of slightly different sizes (the
+    # folds of a cross-fit, rounds of a loop) reuses one compiled program per bucket.
+    rows = min(batch_rows, 1 << max(8, (max(m, 1) - 1).bit_length()))
     trees = [
         jnp.asarray(a)
         for a in (

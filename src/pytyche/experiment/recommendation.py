@@ -2,9 +2,12 @@
 
 Given the analysis of the cumulative data, the engine
 
-* drops treatments that are clearly losing (posterior probability of harm above the analysis'
-  ``p_harm`` threshold; a drop is kept for the rest of the experiment, control is never
-  dropped and at least one treatment stays active);
+* drops treatments that are clearly losing (P(harm) above the analysis' ``p_harm``
+  threshold). With the default design-based decisions P(harm) is a simultaneous,
+  anytime-valid confidence, so the chance of ever dropping a treatment that does not harm is
+  controlled like a false SHIP. A drop lasts while the evidence says so: a treatment whose
+  P(harm) falls back under the threshold is reinstated. Control is never dropped and at least
+  one treatment stays active;
 * lays out the next round's cells: Control (baseline), Explore (uniform over the active
   treatments) and Optimized (the policy tree with ε-clipped Thompson shares per segment);
 * weighs the cells by how much the segments can be trusted (see :func:`cell_weights`);
@@ -546,6 +549,7 @@ def _prose(
     dropped: Sequence[str],
     newly_dropped: Sequence[str],
     analysis: AnalysisResult,
+    reinstated: Sequence[str] = (),
     candidates: Sequence[GraduationCandidate],
     evidence: float,
 ) -> str:
@@ -569,6 +573,8 @@ def _prose(
         )
     elif dropped:
         lines.append(f"Still dropped: {', '.join(dropped)}.")
+    if reinstated:
+        lines.append(f"Reinstated (P(harm) back under the threshold): {', '.join(reinstated)}.")
     sustained = [c for c in candidates if c.sustained_rounds >= 2]
     if sustained:
         pairs = "; ".join(f"{c.treatment} in segment {c.segment.id} ({c.segment.rule.describe()}, "
@@ -626,7 +632,7 @@ def recommend(
     previous = history[-1].next_recommendation if history else None
     earlier_dropped = set(previous.dropped_treatments) if previous is not None else set()
     losing = [t for t in clearly_losing_treatments(analysis) if t in universe[1:]]
-    dropped_set = earlier_dropped | set(losing)
+    dropped_set = set(losing)  # reversible: only what this round's evidence still shows
     active = [t for t in universe if t not in dropped_set]
     if len(active) < 2:  # keep the least harmful non-control treatment alive
         candidates = [t for t in universe[1:] if t in analysis.recommendations] or universe[1:]
@@ -636,6 +642,7 @@ def recommend(
         active = [t for t in universe if t not in dropped_set]
     dropped = tuple(t for t in universe if t in dropped_set)
     newly_dropped = [t for t in dropped if t not in earlier_dropped]
+    reinstated = [t for t in universe if t in earlier_dropped and t not in dropped_set]
 
     evidence = segment_evidence(analysis.segments)
     weights = cell_weights(evidence, min_control_weight=min_control_weight,
@@ -656,7 +663,8 @@ def recommend(
     posterior = analysis.posterior
     cumulative_n = int(getattr(getattr(posterior, "observed", None), "n_visitors", 0) or 1)
     prose = _prose(round_idx=round_idx, weights=weights, optimized=optimized, active=active,
-                   dropped=dropped, newly_dropped=newly_dropped, analysis=analysis,
+                   dropped=dropped, newly_dropped=newly_dropped, reinstated=reinstated,
+                   analysis=analysis,
                    candidates=candidates, evidence=evidence)
     return NextRoundPlan(
         cells=cells,

@@ -1,0 +1,365 @@
+"""Decision-quality battery: error rates, coverage and power of pytyche's decisions.
+
+Every cell simulates experiments with known truth from a generator template, fits the BCF the
+metric calls for (a reduced sampler, see ``CONFIG``), runs ``pt.analyze`` with its default
+design-based decisions, and scores what the user would have been told:
+
+- ``false_ship``: some treatment SHIPped overall although no treatment helps (``null``);
+  family-wise, per experiment.
+- ``false_stop_harm``: some treatment STOPped on the harm gate although none harms (``null``).
+- ``coverage_arm``: the 90% interval of each treatment's average effect covers the truth. The
+  estimand is the sample-average effect: the mean over the analysed visitors of the true
+  conditional effect E[Y(k) − Y(0) | x].
+- ``coverage_segment``: the 90% interval of each reported segment's effect (every treatment)
+  covers the mean true conditional effect over the visitors it is measured on (the held-out
+  fold's members of the segment).
+- ``ship_rate`` and ``z_ship_rate`` (power): how often pytyche SHIPs the truth-best treatment
+  against how often a two-sample z-test on the difference in means rejects at the same
+  family-wise level (two-sided 5%, Bonferroni over the K − 1 treatments).
+- ``model_false_ship``: the same null experiments decided on the BCF posterior
+  (``decisions="model"``), the path pytyche used before.
+
+The sequential part runs ``pt.sequential_experiment`` for 5 geometric rounds and records
+whether any round SHIPped (null), STOPped on harm (null), or dropped the truth-best arm.
+
+Intervals of rates are Wilson 95% intervals. Usage::
+
+    python benchmarks/bench_decisions.py --quick          # a reduced battery (minutes)
+    python benchmarks/bench_decisions.py                  # the full battery (an hour or more)
+    python benchmarks/bench_decisions.py --cells null_rpv_k3_4000 --seeds 200
+
+Results go to ``benchmarks/results/decisions.json`` (merged cell by cell, so a run can be
+split) and a table is printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from scipy.special import ndtri
+
+RESULTS = Path(__file__).parent / "results" / "decisions.json"
+
+#: Reduced sampler for the battery: 50 μ / 20 τ trees, 100 burn-in + 100 kept draws. The
+#: decisions' validity comes from the design (known assignment probabilities), so a smaller
+#: outcome model costs precision, never error control.
+CONFIG = {"num_trees_mu": 50, "num_trees_tau": 20, "num_burnin": 100, "num_samples": 100}
+
+METRICS = {"rpv": "revenue_per_visitor", "conv": "conversion_rate", "cont": "continuous"}
+
+
+@dataclass(frozen=True)
+class Cell:
+    template: str
+    metric: str
+    K: int
+    n: int
+    seeds: int
+    effect_scale: float | None = None
+
+    @property
+    def name(self) -> str:
+        scale = "" if self.effect_scale is None else f"_x{self.effect_scale:g}"
+        return f"{self.template}_{self.metric}_k{self.K}_{self.n}{scale}"
+
+
+def battery(quick: bool) -> list[Cell]:
+    """The cells: null everywhere, coverage on every template and metric, sizes and K."""
+    s_null, s_cov = (60, 20) if quick else (200, 40)
+    cells = [Cell("null", "rpv", 3, 4000, s_null)]
+    cells += [Cell("null", m, k, 4000, s_null // 2) for m in METRICS for k in (2, 3, 5)
+              if (m, k) != ("rpv", 3)]
+    cells += [Cell("null", "rpv", 3, n, s_null // 4) for n in (2000, 20000)]
+    templates = ("constant", "reversal", "sparse_benefit", "nonlinear", "clustered",
+                 "clustered_realistic")
+    cells += [Cell(t, m, 3, 4000, s_cov) for t in templates for m in METRICS]
+    cells += [Cell(t, "rpv", k, 10000, s_cov // 2) for t in ("reversal", "clustered")
+              for k in (2, 5)]
+    cells += [Cell("clustered_realistic", "rpv", 3, n, s_cov // 2) for n in (2000, 20000)]
+    if not quick:
+        cells += [Cell("clustered_realistic", "rpv", 3, 200_000, 10)]
+    # power: a planted constant lift large enough that the z-test has moderate power
+    cells += [Cell("constant", m, 3, 20000, s_cov, effect_scale=0.1 if m == "cont" else 0.3)
+              for m in METRICS]
+    return cells
+
+
+def wilson(k: int, n: int, z: float = 1.96) -> list[float]:
+    """Wilson score interval of a binomial rate."""
+    if n == 0:
+        return [math.nan, math.nan]
+    p = k / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return [max(0.0, centre - half), min(1.0, centre + half)]
+
+
+def z_test_ships(observed, K: int) -> list[bool]:
+    """Per treatment, whether a two-sample z-test on the difference in means is significantly
+    positive at two-sided 5% with Bonferroni over the K − 1 treatments."""
+    y = observed.outcome()
+    arm = observed.treatment_index()
+    y0 = y[arm == 0]
+    crit = float(-ndtri(0.025 / (K - 1)))
+    out = []
+    for k in range(1, K):
+        yk = y[arm == k]
+        se = math.sqrt(yk.var(ddof=1) / yk.size + y0.var(ddof=1) / y0.size)
+        out.append(bool(se > 0 and (yk.mean() - y0.mean()) / se > crit))
+    return out
+
+
+def run_cell(cell: Cell) -> dict:
+    import pytyche as pt
+    from pytyche.analysis import analyze
+    from pytyche.bcf import GPUBCFConfig, fit_for_metric
+    from pytyche.contracts import Decision
+    from pytyche.generators import simulate
+
+    config = GPUBCFConfig(**CONFIG)
+    counts = {"false_ship": 0, "false_stop_harm": 0, "model_false_ship": 0,
+              "model_false_stop_harm": 0, "ship_best": 0, "z_ship_best": 0,
+              "cover_arm": 0, "n_arm": 0, "cover_seg": 0, "n_seg": 0}
+    widths, model_widths = [], []
+    t0 = time.time()
+    for seed in range(cell.seeds):
+        bundle = simulate(cell.template, n_visitors=cell.n, metric=METRICS[cell.metric],
+                          K=cell.K, seed=1000 + seed, effect_scale=cell.effect_scale)
+        observed, truth = bundle.observed, bundle.truth
+        post = fit_for_metric(observed, seed=seed, config=config, progress=False,
+                              observed_copy="ref")
+        res = analyze(post, n_bootstrap=0, level=0.90, seed=seed)
+        po = np.asarray(truth.potential_outcomes.values, dtype=np.float64)
+        sate = po.mean(axis=0) - po[:, 0].mean()
+        overall = [c for c in res.comparisons if c.segment_id is None]
+        decisions = [c.recommendation for c in overall]
+        null = cell.template == "null"
+        if null:
+            counts["false_ship"] += any(r.decision == Decision.SHIP for r in decisions)
+            counts["false_stop_harm"] += any(
+                r.decision == Decision.STOP and "harm" in r.rationale for r in decisions)
+            model = analyze(post, n_bootstrap=0, level=0.90, decisions="model")
+            mrec = list(model.recommendations.values())
+            counts["model_false_ship"] += any(r.decision == Decision.SHIP for r in mrec)
+            counts["model_false_stop_harm"] += any(
+                r.decision == Decision.STOP and "harm" in r.rationale for r in mrec)
+        for j, c in enumerate(overall, start=1):
+            counts["n_arm"] += 1
+            counts["cover_arm"] += c.effect_ci[0] <= sate[j] <= c.effect_ci[1]
+            widths.append(c.effect_ci[1] - c.effect_ci[0])
+            model_widths.append(c.model_ci[1] - c.model_ci[0])
+        best = int(np.argmax(sate))
+        if not null and best > 0:
+            counts["ship_best"] += decisions[best - 1].decision == Decision.SHIP
+            counts["z_ship_best"] += z_test_ships(observed, cell.K)[best - 1]
+        leaves = res.policy_tree.tree.apply(observed.feature_matrix())
+        measured = res.design.fold == 0 if res.design.fold_models else np.ones(len(po), bool)
+        for c in res.comparisons:
+            if c.segment_id is None:
+                continue
+            members = (leaves == c.segment_id) & measured
+            j = observed.treatments.index(c.treatment)
+            target = float((po[members, j] - po[members, 0]).mean())
+            counts["n_seg"] += 1
+            counts["cover_seg"] += c.effect_ci[0] <= target <= c.effect_ci[1]
+        print(f"  {cell.name} seed {seed}: {time.time() - t0:.0f}s", file=sys.stderr,
+              flush=True)
+    return summarise(cell, counts, widths, model_widths, time.time() - t0, pt.__version__)
+
+
+def summarise(cell: Cell, c: dict, widths: list, model_widths: list, seconds: float,
+              version: str) -> dict:
+    s = cell.seeds
+    out = {"cell": cell.name, "template": cell.template, "metric": METRICS[cell.metric],
+           "K": cell.K, "n": cell.n, "seeds": s, "effect_scale": cell.effect_scale,
+           "config": CONFIG, "seconds": round(seconds, 1), "pytyche": version}
+    rate = lambda k, n: {"rate": k / n if n else math.nan, "k": k, "n": n,  # noqa: E731
+                         "ci95": wilson(k, n)}
+    if cell.template == "null":
+        out["false_ship"] = rate(c["false_ship"], s)
+        out["false_stop_harm"] = rate(c["false_stop_harm"], s)
+        out["model_false_ship"] = rate(c["model_false_ship"], s)
+        out["model_false_stop_harm"] = rate(c["model_false_stop_harm"], s)
+    else:
+        out["ship_best"] = rate(c["ship_best"], s)
+        out["z_ship_best"] = rate(c["z_ship_best"], s)
+    out["coverage_arm"] = rate(c["cover_arm"], c["n_arm"])
+    out["coverage_segment"] = rate(c["cover_seg"], c["n_seg"])
+    out["mean_width_design"] = float(np.mean(widths)) if widths else math.nan
+    out["mean_width_model"] = float(np.mean(model_widths)) if model_widths else math.nan
+    return out
+
+
+@dataclass(frozen=True)
+class LoopCell:
+    template: str
+    metric: str
+    K: int
+    initial: int
+    seeds: int
+    n_rounds: int = 5
+
+    @property
+    def name(self) -> str:
+        return f"loop_{self.template}_{self.metric}_k{self.K}_{self.initial}x{self.n_rounds}"
+
+
+def loop_battery(quick: bool) -> list[LoopCell]:
+    """Null loops for the across-rounds error rates; loops with a best arm for drops."""
+    s_null, s_best = (20, 10) if quick else (50, 20)
+    cells = [LoopCell("null", "rpv", 3, 1000, s_null)]
+    cells += [LoopCell(t, "rpv", 3, 1000, s_best)
+              for t in ("clustered_realistic", "reversal", "sparse_benefit", "constant")]
+    return cells
+
+
+def run_loop_cell(cell: LoopCell) -> dict:
+    import warnings
+
+    import pytyche as pt
+    from pytyche.bcf import GPUBCFConfig
+    from pytyche.contracts import Decision
+    from pytyche.experiment import (
+        GeometricSchedule,
+        UncalibratedWarning,
+        sequential_experiment,
+        simulated_experiment_generator,
+    )
+
+    names = ["control"] + [f"t{k}" for k in range(1, cell.K)]
+    counts = {"any_ship": 0, "any_stop_harm": 0, "best_dropped": 0, "best_stopped": 0,
+              "with_best": 0}
+    t0 = time.time()
+    for seed in range(cell.seeds):
+        generator = simulated_experiment_generator(
+            template=cell.template, metric=METRICS[cell.metric], effect_scale=0.1, K=cell.K,
+            seed=2000 + seed, treatment_names=names)
+        exp = sequential_experiment(
+            generator=generator, schedule=GeometricSchedule(cell.initial, n_rounds=cell.n_rounds),
+            treatments=names, seed=seed, fit_config=GPUBCFConfig(**CONFIG),
+            analysis_options={"n_bootstrap": 0})
+        shipped = stopped = dropped_best = stopped_best = False
+        best = None
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UncalibratedWarning)
+            for experiment in exp:
+                recs = experiment.analysis.recommendations
+                shipped |= any(r.decision == Decision.SHIP for r in recs.values())
+                stopped |= any(r.decision == Decision.STOP and "harm" in r.rationale
+                               for r in recs.values())
+                if best is None and experiment.truth_comparison is not None:
+                    best = _truth_best(exp, names)
+                if best is not None and best != "control":
+                    plan = experiment.next_recommendation
+                    dropped_best |= best in plan.dropped_treatments
+                    r = recs.get(best)
+                    stopped_best |= r is not None and r.decision == Decision.STOP
+        counts["any_ship"] += shipped
+        counts["any_stop_harm"] += stopped
+        if best is not None and best != "control":
+            counts["with_best"] += 1
+            counts["best_dropped"] += dropped_best
+            counts["best_stopped"] += stopped_best
+        print(f"  {cell.name} seed {seed}: {time.time() - t0:.0f}s", file=sys.stderr,
+              flush=True)
+    rate = lambda k, n: {"rate": k / n if n else math.nan, "k": k, "n": n,  # noqa: E731
+                         "ci95": wilson(k, n)}
+    out = {"cell": cell.name, "template": cell.template, "metric": METRICS[cell.metric],
+           "K": cell.K, "initial": cell.initial, "n_rounds": cell.n_rounds, "seeds": cell.seeds,
+           "config": CONFIG, "seconds": round(time.time() - t0, 1), "pytyche": pt.__version__}
+    if cell.template == "null":
+        out["false_ship_any_round"] = rate(counts["any_ship"], cell.seeds)
+        out["false_stop_harm_any_round"] = rate(counts["any_stop_harm"], cell.seeds)
+    else:
+        out["best_dropped"] = rate(counts["best_dropped"], counts["with_best"])
+        out["best_stopped"] = rate(counts["best_stopped"], counts["with_best"])
+    return out
+
+
+def _truth_best(exp, names: list[str]) -> str | None:
+    """The arm with the highest true average outcome over the first round's visitors."""
+    truth = exp.rounds[0].truth if hasattr(exp, "rounds") else exp._rounds[0].truth
+    po = np.asarray(truth.potential_outcomes.values, dtype=np.float64).mean(axis=0)
+    return names[int(np.argmax(po))]
+
+
+def load() -> dict:
+    if RESULTS.exists():
+        return json.loads(RESULTS.read_text())
+    return {"cells": {}}
+
+
+def save(data: dict) -> None:
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    tmp = RESULTS.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(data, indent=1, sort_keys=True))
+    os.replace(tmp, RESULTS)
+
+
+def fmt_rate(r: dict | None) -> str:
+    if not r:
+        return ""
+    return f"{r['rate']:.3f} [{r['ci95'][0]:.3f}, {r['ci95'][1]:.3f}] ({r['k']}/{r['n']})"
+
+
+def table(data: dict) -> str:
+    loops = ["| loop | seeds | false SHIP, any round | false STOP (harm), any round | "
+             "truth-best dropped | truth-best STOPped |", "|---|---:|---|---|---|---|"]
+    for name, r in sorted(data.get("loops", {}).items()):
+        loops.append(
+            f"| {name} | {r['seeds']} | {fmt_rate(r.get('false_ship_any_round'))} | "
+            f"{fmt_rate(r.get('false_stop_harm_any_round'))} | "
+            f"{fmt_rate(r.get('best_dropped'))} | {fmt_rate(r.get('best_stopped'))} |")
+    rows = ["| cell | seeds | false SHIP | false STOP (harm) | model false SHIP | arm 90% "
+            "coverage | segment 90% coverage | SHIP best | z-test SHIP best |",
+            "|---|---:|---|---|---|---|---|---|---|"]
+    for name, r in sorted(data["cells"].items()):
+        rows.append(
+            f"| {name} | {r['seeds']} | {fmt_rate(r.get('false_ship'))} | "
+            f"{fmt_rate(r.get('false_stop_harm'))} | {fmt_rate(r.get('model_false_ship'))} | "
+            f"{fmt_rate(r.get('coverage_arm'))} | {fmt_rate(r.get('coverage_segment'))} | "
+            f"{fmt_rate(r.get('ship_best'))} | {fmt_rate(r.get('z_ship_best'))} |")
+    return "\n".join(rows) + "\n\n" + "\n".join(loops)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="reduced battery")
+    parser.add_argument("--cells", default="", help="comma-separated cell names to run")
+    parser.add_argument("--seeds", type=int, default=0, help="override the seed count")
+    parser.add_argument("--table", action="store_true", help="print the stored table only")
+    args = parser.parse_args()
+    data = load()
+    if not args.table:
+        wanted = {c for c in args.cells.split(",") if c}
+        for cell in battery(args.quick):
+            if wanted and cell.name not in wanted:
+                continue
+            if args.seeds:
+                cell = Cell(cell.template, cell.metric, cell.K, cell.n, args.seeds,
+                            cell.effect_scale)
+            print(f"{cell.name}: {cell.seeds} seeds", file=sys.stderr, flush=True)
+            data["cells"][cell.name] = run_cell(cell)
+            save(data)
+        for loop in loop_battery(args.quick):
+            if wanted and loop.name not in wanted:
+                continue
+            if args.seeds:
+                loop = LoopCell(loop.template, loop.metric, loop.K, loop.initial, args.seeds,
+                                loop.n_rounds)
+            print(f"{loop.name}: {loop.seeds} seeds", file=sys.stderr, flush=True)
+            data.setdefault("loops", {})[loop.name] = run_loop_cell(loop)
+            save(data)
+    print(table(data))
+
+
+if __name__ == "__main__":
+    main()
