@@ -189,7 +189,9 @@ def _load(data: str | None, sql: str | None, database: str | None, **keys: Any) 
         raise CliError(msg)
     if looks_like_sql(data):
         return read_sql(data, database, **keys)
-    kind = "parquet" if Path(data).expanduser().is_dir() else file_kind(data)
+    kind = file_kind(data)
+    if kind is None and _is_dir(data):
+        kind = "parquet"  # a folder of Parquet files
     if kind == "parquet":
         return read_parquet(data, **keys)
     if kind in ("csv", "tsv"):
@@ -197,6 +199,13 @@ def _load(data: str | None, sql: str | None, database: str | None, **keys: Any) 
     msg = (f"cannot tell the format of {data!r}; use a .csv, .tsv, .csv.gz or .parquet file, "
            "or --sql")
     raise CliError(msg)
+
+
+def _is_dir(text: str) -> bool:
+    try:
+        return Path(text).expanduser().is_dir()
+    except (RuntimeError, OSError, ValueError):  # ~unknownuser: the reader explains it
+        return False
 
 
 def _checked_out(out: str) -> Path:
