@@ -41,6 +41,7 @@ def frames(draw: st.DrawFn, *, malformed: bool) -> pd.DataFrame:
     y = draw(st.lists(element, min_size=n, max_size=n))
     if not malformed and n:
         y[0] = 1.0  # never all zero
+        y[1] = 0.0 if kind != "continuous" else -1.0  # never constant
     frame = pd.DataFrame({
         "arm": arm,
         "y": np.array(y, dtype=float),

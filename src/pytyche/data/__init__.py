@@ -3,7 +3,9 @@
 Every loader returns an :class:`~pytyche.contracts.ObservedExperimentData` (one variant per
 treatment, control first) with the inferred :class:`~pytyche.contracts.VisitorSchema`
 attached, or raises :class:`~pytyche.errors.SchemaViolation` naming the column, the value and
-the fix. :func:`encode_new_visitors` encodes later visitors with that same schema.
+the fix (the rules are tabled in ``docs/validation.md``). :func:`encode_new_visitors` encodes
+later visitors with that same schema; :func:`check_fittable` checks, by treatment name, what a
+fit needs of loaded data.
 
 DuckDB is imported only inside :func:`read_sql`.
 """
@@ -14,8 +16,10 @@ from pytyche.data._encode import encode_new_visitors
 from pytyche.data._frame import from_dataframe
 from pytyche.data._metric import infer_metric
 from pytyche.data._readers import read_csv, read_parquet, read_sql
+from pytyche.data._validate import check_fittable
 
 __all__ = [
+    "check_fittable",
     "encode_new_visitors",
     "from_dataframe",
     "infer_metric",
