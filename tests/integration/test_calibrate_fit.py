@@ -127,13 +127,25 @@ def test_shipped_artifact_through_a_sequential_round(tmp_path: Path) -> None:
                                          metric="revenue_per_visitor", K=3, seed=2,
                                          effect_scale=0.1,
                                          treatment_names=names)
+    shipped = Calibration.from_sweep("clustered_realistic_v1")
+    # The artifact's regime includes its sweep's sampler settings; fit with exactly those.
+    sweep = shipped.provenance["sweep_settings"]["config"]
+    same = GPUBCFConfig(**{k: sweep[k] for k in ("num_trees_mu", "num_trees_tau",
+                                                 "num_burnin", "num_samples")})
     exp = sequential_experiment(
         generator=gen, schedule=GeometricSchedule(N, n_rounds=1), treatments=names, seed=2,
-        calibration=Calibration.from_sweep("clustered_realistic_v1"),
-        fit_config=CFG, analysis_options={"n_bootstrap": 5},
+        calibration=shipped, fit_config=same, analysis_options={"n_bootstrap": 5},
     )
     with warnings.catch_warnings():
         warnings.simplefilter("error", UncalibratedWarning)
         first = next(exp)
     assert first.posterior.is_calibrated
     assert first.posterior.calibration.name == "clustered_realistic_v1"
+    # Other sampler settings: outside the regime, so the posterior stays uncalibrated.
+    observed = first.posterior.observed
+    from pytyche.bcf import fit_for_metric
+
+    with pytest.warns(UncalibratedWarning, match="other sampler settings"):
+        other = fit_for_metric(observed, seed=0, config=CFG, calibration=shipped,
+                               progress=False)
+    assert not other.is_calibrated

@@ -50,6 +50,34 @@ class TestRegime:
                        "'independent'"]
         assert not _calibration().applies_to(_observed(), pooling="independent")
 
+    def test_sampler_settings_are_part_of_the_regime(self) -> None:
+        """A posterior fitted with other trees or iterations than the sweep stays
+        uncalibrated (None, with a warning naming the settings); the same settings apply."""
+        from pytyche.bcf import GPUBCFConfig
+        from pytyche.bcf.results import checked_calibration
+        from pytyche.errors import UncalibratedWarning
+
+        sweep = {"num_trees_mu": 30, "num_trees_tau": 10, "num_burnin": 100,
+                 "num_samples": 100, "num_chains": 1}
+        cal = _calibration(provenance={"sweep_settings": {"config": sweep}})
+        same = GPUBCFConfig(**sweep)
+        assert cal.config_mismatch(same) is None
+        assert checked_calibration(cal, _observed(), "joint", subject="data",
+                                   config=same) is cal
+        default = GPUBCFConfig()
+        assert "num_trees_mu 30 (calibration) vs 200 (fit)" in cal.config_mismatch(default)
+        with pytest.warns(UncalibratedWarning, match="stays uncalibrated"):
+            assert checked_calibration(cal, _observed(), "joint", subject="data",
+                                       config=default) is None
+
+    def test_pooling_is_the_fitted_models(self) -> None:
+        """A continuous fit of revenue data pools nothing: a joint-hurdle calibration does not
+        apply to it, although the metric is revenue."""
+        from pytyche.bcf.results import checked_calibration
+
+        with pytest.raises(ValueError, match="posterior uses 'none'"):
+            checked_calibration(_calibration(), _observed(), None, subject="data")
+
     def test_adjust_level_delegates_to_correction(self) -> None:
         assert _calibration().adjust_level(0.8) == pytest.approx(CORR.adjust_level(0.8))
 
@@ -189,5 +217,5 @@ class TestSizeAware:
         from pytyche.bcf.results import checked_calibration
 
         observed = _observed()  # 300 visitors: below the smallest size
-        assert checked_calibration(self._sized(), observed, None,
+        assert checked_calibration(self._sized(), observed, "joint",
                                    subject="data").correction == SMALL

@@ -250,11 +250,15 @@ class TestRecommendation:
         assert find_graduation_candidates(_analysis(stability=0.79)) == ()
         assert find_graduation_candidates(_analysis(stability=float("nan"))) == ()
 
-    def test_drops_are_sticky(self):
-        """A dropped treatment stays dropped in later plans."""
+    def test_drops_follow_the_evidence(self):
+        """A drop lasts while P(harm) stays above the threshold; when later evidence no longer
+        shows harm the treatment is reinstated, and the plan says so."""
         first = recommend(_analysis(p_harm_b=0.95), treatments=T)
-        second = recommend(_analysis(), history=[_Hist(first)], treatments=T)
-        assert second.dropped_treatments == ("b",)
+        assert first.dropped_treatments == ("b",)
+        still = recommend(_analysis(p_harm_b=0.95), history=[_Hist(first)], treatments=T)
+        assert still.dropped_treatments == ("b",) and "Still dropped: b" in still.rationale
+        back = recommend(_analysis(), history=[_Hist(first)], treatments=T)
+        assert back.dropped_treatments == () and "Reinstated" in back.rationale
 
     def test_plan_json_roundtrip(self):
         """A plan survives its JSON form (thompson fallback without a tree)."""

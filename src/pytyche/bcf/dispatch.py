@@ -69,7 +69,7 @@ def _fit_public(result_type: type, engine: str, observed: ObservedExperimentData
     engine_kwargs["config"] = GPUBCFConfig.from_options(config, config_fields, caller=caller)
     X, z, y, propensity = _engine_inputs(observed)
     stash = stash_observed(observed, observed_copy)
-    calibration = _calibration_for(observed, calibration, pooling)
+    calibration = _calibration_for(observed, calibration, pooling, engine_kwargs["config"])
     if pooling is not None:
         engine_kwargs["pooling"] = pooling
     if warm_start is not None:
@@ -78,7 +78,8 @@ def _fit_public(result_type: type, engine: str, observed: ObservedExperimentData
     return result_type(observed=stash, fit=result, calibration=calibration)
 
 
-def _calibration_for(observed: ObservedExperimentData, calibration: Any, pooling: str | None):
+def _calibration_for(observed: ObservedExperimentData, calibration: Any, pooling: str | None,
+                     config: GPUBCFConfig):
     """Validate a calibration against the data's regime before spending time on the fit.
 
     ``Calibration.skip()`` warns (:class:`~pytyche.errors.UncalibratedWarning`): the glossary
@@ -95,7 +96,7 @@ def _calibration_for(observed: ObservedExperimentData, calibration: Any, pooling
             UncalibratedWarning,
             stacklevel=4,
         )
-    return checked_calibration(calibration, observed, pooling, subject="data")
+    return checked_calibration(calibration, observed, pooling, subject="data", config=config)
 
 
 def _warm_forests(previous: Any, result_type: type, pooling: str | None):

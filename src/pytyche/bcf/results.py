@@ -12,6 +12,7 @@ import copy
 import dataclasses
 import os
 import tempfile
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
@@ -26,6 +27,7 @@ from pytyche.contracts import (
     VisitorSchema,
     propensity_columns,
 )
+from pytyche.errors import UncalibratedWarning
 
 if TYPE_CHECKING:
     from pytyche.bcf._arrays import BCFFit
@@ -95,9 +97,13 @@ def stash_observed(
 
 
 def checked_calibration(calibration: Any, observed: ObservedExperimentData,
-                        pooling: str | None, *, subject: str) -> Any:
+                        pooling: str | None, *, subject: str, config: Any = None) -> Any:
     """``calibration`` after checking its regime against ``observed``, resolved for the data's
     number of visitors when it is size-aware (``for_size``).
+
+    ``pooling`` is the fitted model's (None: a non-hurdle model). A calibration measured with
+    other sampler settings than ``config`` is not applied: the result is None, with an
+    :class:`~pytyche.errors.UncalibratedWarning`.
 
     Raises
     ------
@@ -105,10 +111,22 @@ def checked_calibration(calibration: Any, observed: ObservedExperimentData,
         Naming each mismatched dimension (metric, number of treatments, pooling) of the
         ``subject`` ("data" or "posterior").
     """
-    mismatches = calibration.mismatches(observed, pooling=pooling)
+    # The model actually fitted decides the pooling: a non-hurdle fit pools nothing, whatever
+    # the metric is called.
+    mismatches = calibration.mismatches(observed, pooling="none" if pooling is None else pooling)
     if mismatches:
         msg = f"calibration does not apply to this {subject}: " + "; ".join(mismatches)
         raise ValueError(msg)
+    differ = calibration.config_mismatch(config) if config is not None else None
+    if differ:
+        warnings.warn(
+            f"calibration {getattr(calibration, 'name', '')!r} was measured with other sampler "
+            f"settings ({differ}); this {subject} stays uncalibrated (decisions are "
+            "design-based and do not use it)",
+            UncalibratedWarning,
+            stacklevel=4,
+        )
+        return None
     for_size = getattr(calibration, "for_size", None)
     return calibration if for_size is None else for_size(observed.n_visitors)
 
@@ -273,7 +291,7 @@ class _BCFResult:
             dimension (metric, number of treatments, pooling).
         """
         return dataclasses.replace(self, calibration=checked_calibration(
-            calibration, self.observed, self.pooling, subject="posterior"))
+            calibration, self.observed, self.pooling, subject="posterior", config=self.config))
 
     # ---- persistence ----------------------------------------------------------------------
 

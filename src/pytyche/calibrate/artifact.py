@@ -54,6 +54,10 @@ def artifact_path(name: str) -> Path:
         f"{name}.json")
 
 
+#: The sampler settings a calibration's regime covers: forest sizes and chain length.
+SAMPLER_FIELDS = ("num_trees_mu", "num_trees_tau", "num_burnin", "num_samples", "num_chains")
+
+
 def _default_pooling(metric: str) -> str:
     return "joint" if metric_family_of(metric) == MetricFamily.HURDLE else "none"
 
@@ -301,6 +305,22 @@ class Calibration:
             out.append(f"pooling: calibration fitted with {self.pooling!r}, posterior uses "
                        f"{actual!r}")
         return out
+
+    def config_mismatch(self, config: Any) -> str | None:
+        """How the sampler settings of ``config`` differ from the sweep's, or None.
+
+        A correction measured with one forest size and chain length says nothing about the
+        coverage of another (more trees and draws change how narrow intervals are), so a
+        posterior fitted otherwise is left uncalibrated. Artifacts that do not record their
+        sampler settings are taken at their word.
+        """
+        measured = (self.provenance.get("sweep_settings") or {}).get("config") or {}
+        if not self.applied or not measured or config is None:
+            return None
+        differ = [f"{key} {measured[key]} (calibration) vs {getattr(config, key)} (fit)"
+                  for key in SAMPLER_FIELDS
+                  if key in measured and getattr(config, key, measured[key]) != measured[key]]
+        return "; ".join(differ) or None
 
     def applies_to(self, observed: ObservedExperimentData, pooling: str | None = None) -> bool:
         """Whether metric, number of treatments and pooling all match this calibration."""

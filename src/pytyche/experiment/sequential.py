@@ -671,6 +671,13 @@ class SequentialExperiment:
         analysis_options = {"max_depth": self._max_segment_depth,
                             "min_segment_share": self._min_segment_share,
                             "bootstrap_seed": self._seed, **self._analysis_options}
+        if analysis_options.get("decisions", "design") == "design":
+            # Every round is a look: round-by-round AIPW scores with the logged propensities
+            # make the decisions' intervals anytime-valid confidence sequences.
+            from pytyche.analysis import sequential_scores
+
+            analysis_options.setdefault("design", sequential_scores(
+                cumulative, cumulative.column(RESERVED_ROUND_COLUMN), seed=self._seed))
         return analyze(posterior, **analysis_options)
 
     # ---- validation -------------------------------------------------------------------------
