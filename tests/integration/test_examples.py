@@ -14,17 +14,6 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 pytestmark = pytest.mark.slow
 
 
-def _has_observed_fit() -> bool:
-    """Whether `pytyche.bcf.fit(observed, ...)` exists (the examples' documented fit)."""
-    import pytyche.bcf as bcf
-
-    try:
-        fit = bcf.fit
-    except AttributeError:
-        return False
-    return callable(fit)
-
-
 def run_example(name: str, out: Path, monkeypatch: pytest.MonkeyPatch) -> dict:
     monkeypatch.setattr(sys, "argv", [name, "--quick", "--out", str(out)])
     with warnings.catch_warnings():
@@ -39,9 +28,6 @@ def check_report(path: Path) -> None:
 
 def test_hillstrom_spend(tmp_path, monkeypatch):
     """Hillstrom spend, three arms: decisions for both e-mails, report and policy written."""
-    if not _has_observed_fit():
-        pytest.skip("pytyche.bcf.fit(observed, ...) is not available yet; the example fits "
-                    "through pytyche.analysis.analyze(observed)")
     run_example("hillstrom_spend.py", tmp_path, monkeypatch)
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert set(summary["decisions"]) == {"Mens E-Mail", "Womens E-Mail"}
