@@ -181,8 +181,8 @@ def summarise(cell: Cell, c: dict, widths: list, model_widths: list, seconds: fl
     out = {"cell": cell.name, "template": cell.template, "metric": METRICS[cell.metric],
            "K": cell.K, "n": cell.n, "seeds": s, "effect_scale": cell.effect_scale,
            "config": CONFIG, "seconds": round(seconds, 1), "pytyche": version}
-    rate = lambda k, n: {"rate": k / n if n else math.nan, "k": k, "n": n,  # noqa: E731
-                         "ci95": wilson(k, n)}
+    rate = lambda k, n: {"rate": k / n if n else math.nan, "k": int(k),  # noqa: E731
+                         "n": int(n), "ci95": wilson(int(k), int(n))}
     if cell.template == "null":
         out["false_ship"] = rate(c["false_ship"], s)
         out["false_stop_harm"] = rate(c["false_stop_harm"], s)
@@ -270,8 +270,8 @@ def run_loop_cell(cell: LoopCell) -> dict:
             counts["best_stopped"] += stopped_best
         print(f"  {cell.name} seed {seed}: {time.time() - t0:.0f}s", file=sys.stderr,
               flush=True)
-    rate = lambda k, n: {"rate": k / n if n else math.nan, "k": k, "n": n,  # noqa: E731
-                         "ci95": wilson(k, n)}
+    rate = lambda k, n: {"rate": k / n if n else math.nan, "k": int(k),  # noqa: E731
+                         "n": int(n), "ci95": wilson(int(k), int(n))}
     out = {"cell": cell.name, "template": cell.template, "metric": METRICS[cell.metric],
            "K": cell.K, "initial": cell.initial, "n_rounds": cell.n_rounds, "seeds": cell.seeds,
            "config": CONFIG, "seconds": round(time.time() - t0, 1), "pytyche": pt.__version__}
@@ -348,6 +348,7 @@ def main() -> None:
                             cell.effect_scale)
             print(f"{cell.name}: {cell.seeds} seeds", file=sys.stderr, flush=True)
             data["cells"][cell.name] = run_cell(cell)
+            print(json.dumps(data["cells"][cell.name]), file=sys.stderr, flush=True)
             save(data)
         for loop in loop_battery(args.quick):
             if wanted and loop.name not in wanted:
@@ -357,6 +358,7 @@ def main() -> None:
                                 loop.n_rounds)
             print(f"{loop.name}: {loop.seeds} seeds", file=sys.stderr, flush=True)
             data.setdefault("loops", {})[loop.name] = run_loop_cell(loop)
+            print(json.dumps(data["loops"][loop.name]), file=sys.stderr, flush=True)
             save(data)
     print(table(data))
 

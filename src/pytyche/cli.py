@@ -95,17 +95,27 @@ def _decision(value: Any) -> str:
     return f"[{_DECISION_STYLE.get(text, 'white')}]{text}[/]"
 
 
-def _effects_table(analysis: Any, title: str = "Treatments versus control") -> Table:
+def _effects_table(analysis: Any, title: str = "Leaderboard") -> Table:
+    """The leaderboard: overall, then per segment; decisions read the first interval."""
+    from pytyche.analysis import INTERVAL_NOTES, leaderboard
+
+    board = leaderboard(analysis)
     level = f"{analysis.level:.0%}"
-    table = Table(title=title)
-    for col in ("treatment", "decision", "effect", f"{level} interval", "P(best)", "evidence"):
+    methods = sorted(set(board["method"])) if not board.empty else []
+    caption = "; ".join(f"{level} interval = {INTERVAL_NOTES.get(m, m)}" for m in methods)
+    if not board.empty and (board["basis"] == "design").any():
+        caption += "; model = BCF posterior mean and credible interval (not used to decide)"
+    table = Table(title=f"{title} (decisions use the {level} interval)", caption=caption)
+    for col in ("scope", "treatment", "decision", "gate", "effect", f"{level} interval",
+                "model", "P(best)"):
         table.add_column(col, justify="right" if col in ("effect", "P(best)") else "left",
                          overflow="fold")
-    for c in analysis.comparisons:
-        if c.segment_id is None:
-            table.add_row(escape(c.treatment), _decision(c.recommendation.decision),
-                          _num(c.effect), f"[{_num(c.effect_ci[0])}, {_num(c.effect_ci[1])}]",
-                          f"{c.p_best:.0%}", escape(c.recommendation.rationale.split(" (")[0]))
+    for row in board.itertuples(index=False):
+        model = ("" if row.basis != "design" else
+                 f"{_num(row.model_effect)} [{_num(row.model_low)}, {_num(row.model_high)}]")
+        table.add_row(escape(row.scope), escape(row.treatment), _decision(row.decision),
+                      row.gate, _num(row.effect), f"[{_num(row.low)}, {_num(row.high)}]",
+                      model, f"{row.p_best:.0%}")
     return table
 
 
@@ -139,7 +149,7 @@ def _round_tables(e: Any) -> list[Table]:
                       "" if o is None else _num(o.observed_rpv), lift)
     tables = [cells]
     if e.analysis is not None:
-        tables += [_effects_table(e.analysis, f"Round {e.round_idx}: treatments versus control"),
+        tables += [_effects_table(e.analysis, f"Round {e.round_idx}: leaderboard"),
                    _segments_table(e.analysis)]
     tc = e.truth_comparison
     if tc is not None:

@@ -1212,6 +1212,17 @@ class RecommendationSummary:
     basis: str = "model"
     n_claims: int = 1
 
+    @property
+    def gate(self) -> str:
+        """The gate that fired: ``"ship"``, ``"harm"``, ``"futility"`` or ``"none"``.
+
+        The harm gate is checked before futility, as the decision rule does."""
+        if self.decision == Decision.SHIP:
+            return "ship"
+        if self.decision == Decision.STOP:
+            return "harm" if self.p_harmful > self.thresholds.p_harm else "futility"
+        return "none"
+
     def __post_init__(self) -> None:
         owner = f"RecommendationSummary {self.treatment!r}"
         _require(isinstance(self.decision, Decision), f"{owner}: decision must be a Decision")

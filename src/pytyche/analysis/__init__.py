@@ -40,6 +40,7 @@ from pytyche.analysis._export import (
 )
 from pytyche.analysis._inference import DesignInference, EffectInference
 from pytyche.analysis._intervals import credible_interval
+from pytyche.analysis._leaderboard import GATE_LABELS, INTERVAL_NOTES, leaderboard
 from pytyche.analysis._policy_tree import JACCARD_MATCH, fit_policy_tree, leaf_rules
 from pytyche.analysis._segments import SegmentEffects, segment_effects
 from pytyche.analysis._thompson import DEFAULT_EPSILON, prob_best, thompson_allocation
@@ -47,6 +48,8 @@ from pytyche.analysis._truth import TruthComparison, evaluate_against_truth
 
 __all__ = [
     "DEFAULT_EPSILON",
+    "GATE_LABELS",
+    "INTERVAL_NOTES",
     "JACCARD_MATCH",
     "MIN_CONVERTERS_PER_ARM",
     "MIN_VISITORS_PER_ARM",
@@ -70,6 +73,7 @@ __all__ = [
     "evaluate_against_truth",
     "fit_policy_tree",
     "has_credible_segments",
+    "leaderboard",
     "leaf_rules",
     "policy_from_json",
     "policy_to_json",

@@ -138,15 +138,21 @@ def with_design_gate(
 ) -> DiscoveredSegment:
     """``segment`` with its gate effect and interval taken from its design-based comparison.
 
-    The gate arm is the segment's most probable best treatment, or, where control is the most
-    probable best, the treatment with the largest posterior-mean effect.
+    P(best) per arm is taken from the comparisons (the full posterior within the segment). The
+    gate arm is the most probable best treatment, or, where control is the most probable
+    best, the treatment with the largest posterior-mean effect.
     """
     mine = [c for c in comparisons if c.segment_id == segment.id]
-    best = segment.best_treatment
-    if best is None or best == control:
+    # P(best) from the posterior the comparisons read (the full fit), so the segment table and
+    # the leaderboard agree; control takes the rest.
+    p_best = {c.treatment: c.p_best for c in mine}
+    p_best = {control: max(0.0, 1.0 - sum(p_best.values())), **p_best}
+    best = max(p_best, key=p_best.__getitem__)
+    if best == control:
         best = max(mine, key=lambda c: c.model_effect).treatment
     chosen = next(c for c in mine if c.treatment == best)
-    return dataclasses.replace(segment, gate_estimate=chosen.effect, gate_ci=chosen.effect_ci)
+    return dataclasses.replace(segment, gate_estimate=chosen.effect, gate_ci=chosen.effect_ci,
+                               arm_best_probabilities=p_best)
 
 
 def summarise_segment(

@@ -97,20 +97,39 @@ def _ess(value: Any) -> str:
 
 
 def _effects_html(analysis: Any) -> str:
-    overall = [c for c in analysis.comparisons if c.segment_id is None]
-    rows = []
-    for c in overall:
-        r = c.recommendation
-        rows.append((c.treatment, _decision_badge(r.decision), fmt(c.effect),
-                     f"[{fmt(c.effect_ci[0])}, {fmt(c.effect_ci[1])}]",
-                     f"{c.relative_effect:+.1%}" if math.isfinite(c.relative_effect) else "n/a",
-                     f"{c.p_best:.0%}", fmt(r.expected_loss), f"{r.p_positive:.0%}",
-                     f"{r.p_better:.0%}", f"{r.p_harmful:.0%}", r.rationale))
-    control = overall[0].control if overall else "control"
+    """The leaderboard: per treatment overall, then per segment, with the gate that fired."""
+    from pytyche.analysis import INTERVAL_NOTES, leaderboard
+
+    board = leaderboard(analysis)
+    if board.empty:
+        return "<p>No comparisons.</p>"
     level = f"{analysis.level:.0%}"
-    return table(["treatment", "decision", f"effect vs {control}", f"{level} interval",
-                  "relative", "P(best)", "expected loss", "P(>0)", "P(better)", "P(harm)",
-                  "evidence"], rows, numeric=(2, 3, 4, 5, 6, 7, 8, 9), raw=(1,))
+    design = bool((board["basis"] == "design").any())
+    rows = []
+    for r in board.itertuples(index=False):
+        model = (f"{fmt(r.model_effect)} [{fmt(r.model_low)}, {fmt(r.model_high)}]"
+                 if r.basis == "design" else "")
+        rows.append((_short(r.scope), r.treatment, _decision_badge(r.decision), r.gate,
+                     fmt(r.effect), f"[{fmt(r.low)}, {fmt(r.high)}]",
+                     f"{r.relative_effect:+.1%}" if math.isfinite(r.relative_effect) else "n/a",
+                     f"{r.p_best:.0%}", f"{r.p_positive:.0%}", f"{r.p_harmful:.0%}", model,
+                     r.evidence))
+    control = analysis.comparisons[0].control
+    out = table(["scope", "treatment", "decision", "gate", f"effect vs {control}",
+                 f"{level} decision interval", "relative", "P(best)", "P(>0)", "P(harm)",
+                 "model (BCF posterior)", "evidence"], rows, numeric=(4, 5, 6, 7, 8, 9),
+                raw=(2,))
+    notes = sorted({INTERVAL_NOTES.get(m, m) for m in board["method"]})
+    out += "<p>" + html.escape(f"The {level} decision interval is " + "; ".join(notes) + ".")
+    if design:
+        out += html.escape(
+            " P(>0) and P(harm) are simultaneous over every treatment and direction "
+            f"({int(board['n_claims'].iloc[0])} claims overall), so SHIP at P(>0) > 95% has a "
+            "family-wise false-SHIP rate of at most 5%. Segments are found on one half of the "
+            "visitors and measured on the other. The model column is the BCF posterior: it "
+            "finds where effects live and drives the traffic split, but decisions do not read "
+            "it.")
+    return out + "</p>"
 
 
 def _segments_html(analysis: Any) -> str:
@@ -126,14 +145,6 @@ def _segments_html(analysis: Any) -> str:
     out = table(["segment", "who (rule)", "share", "visitors", "best treatment",
                  "effect of best vs control", f"{analysis.level:.0%} interval", "stability"],
                 rows, numeric=(2, 3, 5, 6, 7))
-    per_seg = [c for c in analysis.comparisons if c.segment_id is not None]
-    if per_seg:
-        rows = [(f"S{c.segment_id}", c.treatment, _decision_badge(c.recommendation.decision),
-                 fmt(c.effect), f"[{fmt(c.effect_ci[0])}, {fmt(c.effect_ci[1])}]",
-                 f"{c.p_best:.0%}", c.recommendation.rationale) for c in per_seg]
-        out += section("Decisions per segment", table(
-            ["segment", "treatment", "decision", "effect", "interval", "P(best)", "evidence"],
-            rows, numeric=(3, 4, 5), raw=(2,)), level=3)
     out += ("<p>Stability is the share of bootstrap policy trees that reproduce the segment; "
             "act on segments at 0.80 or above.</p>")
     return out
@@ -154,9 +165,12 @@ def _data_html(analysis: Any) -> str:
 
 def _claim_text(claim: str) -> str:
     return {
-        "calibrated": "Intervals were corrected with a coverage calibration for this regime.",
-        "uncalibrated": ("Intervals are raw posterior intervals; BART posteriors tend to be "
-                         "too narrow, so read them as optimistic."),
+        "calibrated": ("Model-based intervals were corrected with a coverage calibration for "
+                       "this regime; design-based decision intervals need none."),
+        "uncalibrated": ("Model-based intervals are raw posterior intervals; BART posteriors "
+                         "tend to be too narrow, so read them as optimistic. Design-based "
+                         "decision intervals do not depend on the model and need no "
+                         "calibration."),
         "insufficient_data": ("Some arm has too few visitors or converters: treat every "
                               "decision as 'keep collecting'."),
     }.get(claim, "")
@@ -167,11 +181,11 @@ def _analysis_body(analysis: Any, *, heading_level: int = 2) -> str:
 
     h = heading_level
     parts = [
-        section("Data", _data_html(analysis), level=h),
-        section("Decisions and effects", _effects_html(analysis),
+        section("Leaderboard", _effects_html(analysis),
                 inline_figure(lambda: viz.plot_leaderboard(analysis),
                               "Effect of each treatment versus control and P(best)"),
                 level=h),
+        section("Data", _data_html(analysis), level=h),
     ]
     if analysis.posterior.has_decomposition():
         parts.append(section("Conversion versus basket size", inline_figure(
