@@ -27,6 +27,7 @@ Intervals of rates are Wilson 95% intervals. Usage::
     python benchmarks/bench_decisions.py --quick          # a reduced battery (minutes)
     python benchmarks/bench_decisions.py                  # the full battery (an hour or more)
     python benchmarks/bench_decisions.py --cells null_rpv_k3_4000 --seeds 200
+    python benchmarks/bench_decisions.py --hillstrom --cells none   # the real-data rows only
 
 Results go to ``benchmarks/results/decisions.json`` (merged cell by cell, so a run can be
 split) and a table is printed.
@@ -291,6 +292,39 @@ def _truth_best(exp, names: list[str]) -> str | None:
     return names[int(np.argmax(po))]
 
 
+def run_hillstrom(config: dict | None) -> dict:
+    """The shipped Hillstrom RCT: both e-mails against no e-mail, design-based and
+    model-based effects beside the difference in means, and the decisions."""
+    from pytyche.analysis import analyze
+    from pytyche.bcf import GPUBCFConfig, fit_for_metric
+    from pytyche.data import from_dataframe
+    from pytyche.datasets import HILLSTROM_ARMS, HILLSTROM_FEATURES, load_hillstrom
+
+    frame = load_hillstrom()
+    observed = from_dataframe(frame, treatment="segment", outcome="spend",
+                              control=HILLSTROM_ARMS[0], features=list(HILLSTROM_FEATURES),
+                              metric="revenue_per_visitor", experiment_id="hillstrom")
+    cfg = GPUBCFConfig(**config) if config else GPUBCFConfig()
+    t0 = time.time()
+    post = fit_for_metric(observed, seed=0, config=cfg, progress=False, observed_copy="ref")
+    res = analyze(post, n_bootstrap=0, level=0.90, seed=0)
+    y, arm = observed.outcome(), observed.treatment_index()
+    rows = []
+    for c in (c for c in res.comparisons if c.segment_id is None):
+        k = observed.treatments.index(c.treatment)
+        dim = float(y[arm == k].mean() - y[arm == 0].mean())
+        dim_se = math.sqrt(y[arm == k].var(ddof=1) / (arm == k).sum()
+                           + y[arm == 0].var(ddof=1) / (arm == 0).sum())
+        rows.append({"treatment": c.treatment, "difference_in_means": dim,
+                     "dim_ci90": [dim - 1.645 * dim_se, dim + 1.645 * dim_se],
+                     "design_effect": c.effect, "design_ci90": list(c.effect_ci),
+                     "design_se": c.se, "dim_se": dim_se, "model_effect": c.model_effect,
+                     "model_ci90": list(c.model_ci), "decision": c.recommendation.decision.value,
+                     "gate": c.recommendation.gate, "p_positive": c.recommendation.p_positive})
+    return {"config": config or "default", "seconds": round(time.time() - t0, 1),
+            "n": observed.n_visitors, "outcome_model": res.design.outcome_model, "arms": rows}
+
+
 def load() -> dict:
     if RESULTS.exists():
         return json.loads(RESULTS.read_text())
@@ -327,7 +361,16 @@ def table(data: dict) -> str:
             f"{fmt_rate(r.get('false_stop_harm'))} | {fmt_rate(r.get('model_false_ship'))} | "
             f"{fmt_rate(r.get('coverage_arm'))} | {fmt_rate(r.get('coverage_segment'))} | "
             f"{fmt_rate(r.get('ship_best'))} | {fmt_rate(r.get('z_ship_best'))} |")
-    return "\n".join(rows) + "\n\n" + "\n".join(loops)
+    hill = ["| Hillstrom arm | difference in means [90%] | design-based [90%] | se ratio | "
+            "model-based [90%] | decision |", "|---|---|---|---:|---|---|"]
+    for a in data.get("hillstrom", {}).get("arms", []):
+        hill.append(
+            f"| {a['treatment']} | {a['difference_in_means']:.3f} [{a['dim_ci90'][0]:.3f}, "
+            f"{a['dim_ci90'][1]:.3f}] | {a['design_effect']:.3f} [{a['design_ci90'][0]:.3f}, "
+            f"{a['design_ci90'][1]:.3f}] | {a['design_se'] / a['dim_se']:.3f} | "
+            f"{a['model_effect']:.3f} [{a['model_ci90'][0]:.3f}, {a['model_ci90'][1]:.3f}] | "
+            f"{a['decision']} ({a['gate']}) |")
+    return "\n".join(rows) + "\n\n" + "\n".join(loops) + "\n\n" + "\n".join(hill)
 
 
 def main() -> None:
@@ -336,8 +379,14 @@ def main() -> None:
     parser.add_argument("--cells", default="", help="comma-separated cell names to run")
     parser.add_argument("--seeds", type=int, default=0, help="override the seed count")
     parser.add_argument("--table", action="store_true", help="print the stored table only")
+    parser.add_argument("--hillstrom", action="store_true",
+                        help="also run the shipped Hillstrom RCT (default fit config)")
     args = parser.parse_args()
     data = load()
+    if args.hillstrom:
+        data["hillstrom"] = run_hillstrom(None)
+        print(json.dumps(data["hillstrom"]), file=sys.stderr, flush=True)
+        save(data)
     if not args.table:
         wanted = {c for c in args.cells.split(",") if c}
         for cell in battery(args.quick):

@@ -90,6 +90,42 @@ class TestScores:
         dim = y[arm == 1].mean() - y[arm == 0].mean()
         assert est == pytest.approx(dim, abs=0.01)
 
+    def test_crossfit_uses_refits_that_never_saw_the_fold(self) -> None:
+        """Each fold is scored by a model fitted on the other folds only; a refit that cannot
+        run falls back to arm means with a warning instead of failing the analysis."""
+        from pytyche.analysis import crossfit_scores
+        from pytyche.errors import SchemaViolation
+
+        observed = rct(n=400, seed=9)
+        seen = []
+
+        class MeanModel:
+            def __init__(self, data):
+                self.means = [v.visitors["outcome"].mean() for v in data.variants]
+
+            def predict_levels(self, frame):
+                return np.broadcast_to(np.array(self.means), (len(frame), 1, 2))
+
+        def refit(data, seed):
+            seen.append(data.n_visitors)
+            return MeanModel(data)
+
+        class Posterior:
+            pass
+
+        post = Posterior()
+        post.observed = observed
+        s = crossfit_scores(post, refit=refit, seed=1)
+        assert sorted(seen) == sorted([int((s.fold != f).sum()) for f in (0, 1)])
+        assert len(s.fold_models) == 2 and s.outcome_model == "cross-fitted BCF, 2 folds"
+
+        def broken(data, seed):
+            raise SchemaViolation("treatment 'B' has no converters")
+
+        with pytest.warns(UserWarning, match="refit without fold 0 failed"):
+            s = crossfit_scores(post, refit=broken)
+        assert s.outcome_model.endswith("(refit failed)") and not s.fold_models
+
     def test_folds_balanced_within_arms(self) -> None:
         arm = np.repeat([0, 1, 2], [101, 50, 7])
         fold = fold_labels(arm, 2, seed=3)

@@ -20,6 +20,8 @@ intervals and decision distributions.
 
 from __future__ import annotations
 
+import dataclasses
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -27,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from pytyche.contracts import ObservedExperimentData, VariantData
-from pytyche.errors import AlignmentViolation
+from pytyche.errors import AlignmentViolation, SchemaViolation
 
 __all__ = [
     "DesignScores",
@@ -243,8 +245,17 @@ def crossfit_scores(
     models = []
     for f in range(n_folds):
         held_out = fold == f
-        train = subset_observed(observed, ~held_out)
-        model = refit(train, int(np.random.SeedSequence((seed, f)).generate_state(1)[0]))
+        try:
+            train = subset_observed(observed, ~held_out)
+            model = refit(train, int(np.random.SeedSequence((seed, f)).generate_state(1)[0]))
+        except (SchemaViolation, ValueError) as err:
+            # A fold too small to fit (an arm without converters, say): the design still
+            # holds, so score with arm means and say so rather than fail the analysis.
+            warnings.warn(f"cross-fit refit without fold {f} failed ({err}); design-based "
+                          "estimates use arm means as the outcome model", stacklevel=2)
+            fallback = arm_mean_scores(observed, n_folds=n_folds, seed=seed)
+            return dataclasses.replace(
+                fallback, outcome_model=f"{fallback.outcome_model} (refit failed)")
         mu_hat[held_out] = mean_levels(model, subset_observed(observed, held_out))
         models.append(model)
     propensity = assignment_probabilities(observed)
