@@ -157,6 +157,61 @@ class TestLoop:
         assert finished.current_round_idx == 3
 
 
+class TestAllocation:
+    """What the engine ships: the exported allocation, weights from the policy's value."""
+
+    def test_optimized_cell_ships_the_exported_allocation(self, finished):
+        """With nothing dropped the Optimized cell routes by the analysis' own allocation_map
+        (floored once at eps/K, never clipped a second time)."""
+        from pytyche.analysis import DEFAULT_EPSILON
+
+        checked = 0
+        for before, exp in zip(finished.history, finished.history[1:], strict=False):
+            policy = exp.cells_shipped[2].policy
+            exported = before.analysis.policy_tree.allocation_map
+            if before.next_recommendation.dropped_treatments:
+                continue
+            checked += 1
+            assert {k: dict(v) for k, v in policy.allocation_map.items()} == {
+                int(k): dict(v) for k, v in exported.items()}
+            smallest = min(min(v.values()) for v in policy.allocation_map.values())
+            assert smallest >= DEFAULT_EPSILON / 3 - 1e-12
+        assert checked >= 1
+
+    def test_cell_weights_follow_the_policy_value(self, finished):
+        """Control at its floor; Optimized/Explore split by P(Optimized beats uniform)."""
+        from pytyche.experiment.recommendation import cell_weights, optimized_value_probability
+
+        for before, exp in zip(finished.history, finished.history[1:], strict=False):
+            plan = before.next_recommendation
+            p = optimized_value_probability(before.analysis, plan.cells[2].policy,
+                                            plan.treatments)
+            assert 0.0 <= p <= 1.0
+            expected = cell_weights(p)
+            assert [c.weight for c in exp.cells_shipped] == pytest.approx(list(expected))
+            assert f"beats uniform) {p:.2f}" in plan.prose_summary
+
+    def test_loop_regret_against_the_truth(self, finished):
+        """Round 0 (Control 50%, Explore 50%) loses half the control arm's regret plus half the
+        uniform split's; the cumulative regret is the sum over rounds."""
+        from pytyche.analysis import allocation_regret, loop_regret
+
+        regrets = loop_regret(finished.rounds, TREATMENTS)
+        assert [r.round_idx for r in regrets] == [0, 1, 2]
+        m = np.asarray(finished.rounds[0].truth.potential_outcomes.values)
+        control_only = np.zeros_like(m)
+        control_only[:, 0] = 1.0
+        manual = (0.5 * allocation_regret(m, control_only).sum()
+                  + 0.5 * (m.max(axis=1) - m.mean(axis=1)).sum())
+        assert regrets[0].regret == pytest.approx(manual)
+        assert regrets[0].uniform_regret == pytest.approx((m.max(axis=1) - m.mean(axis=1)).sum())
+        for r in regrets:
+            assert r.regret >= 0 and r.uniform_regret > 0
+            assert r.rpv_oracle >= max(r.rpv_shipped, r.rpv_uniform)
+        with pytest.raises(ValueError, match="sum to 1"):
+            allocation_regret(m, np.full_like(m, 0.5))
+
+
 class TestStitch:
     def test_positions_map_rounds_into_variant_major_order(self, finished):
         """Round rows placed by the position map reproduce the cumulative frame."""

@@ -103,6 +103,17 @@ class TestPolicies:
         assert math.isclose(sum(out.values()), 1.0)
         assert ThompsonPolicy({"control": 1.0, "a": 0.0}).allocation["a"] > 0
 
+    def test_epsilon_clip_is_a_floor_applied_once(self):
+        """The clip only lifts shares below eps/K (the others keep their proportions), so an
+        allocation that honours the floor is shipped unchanged and clipping twice is once."""
+        fine = {"control": 0.5, "a": 0.3, "b": 0.2}
+        assert epsilon_clip(fine) == fine
+        once = epsilon_clip({"control": 0.98, "a": 0.02, "b": 0.0})
+        assert once["b"] == pytest.approx(0.02 / 3)
+        assert once["control"] / once["a"] == pytest.approx(0.98 / 0.02)
+        assert epsilon_clip(once) == once
+        assert ThompsonPolicy(once).allocation == once
+
     def test_draw_frequencies(self):
         """Drawn treatments follow the probabilities."""
         probs = np.tile([0.2, 0.3, 0.5], (20000, 1))
@@ -224,11 +235,14 @@ class TestRecommendation:
         assert plan.cells[1].policy.over == tuple(T)
 
     def test_cell_weight_floors(self):
-        """Certain evidence pushes Control/Explore to their floors, never below."""
+        """Control sits at its floor; Optimized and Explore share the rest by P(Optimized
+        beats uniform), each at least the Explore floor."""
         assert cell_weights(1.0) == pytest.approx((0.05, 0.05, 0.9))
         c, e, o = cell_weights(1.0, min_control_weight=0.2, min_explore_weight=0.1)
         assert (c, e) == (0.2, 0.1) and o == pytest.approx(0.7)
-        assert cell_weights(0.0) == pytest.approx((0.25, 0.25, 0.5))
+        assert cell_weights(0.0) == pytest.approx((0.05, 0.9, 0.05))
+        assert cell_weights(0.6) == pytest.approx((0.05, 0.38, 0.57))
+        assert cell_weights(float("nan")) == pytest.approx((0.05, 0.475, 0.475))
         with pytest.raises(ValueError, match="room"):
             cell_weights(0.5, min_control_weight=0.6, min_explore_weight=0.4)
 

@@ -44,7 +44,13 @@ from pytyche.analysis._leaderboard import GATE_LABELS, INTERVAL_NOTES, leaderboa
 from pytyche.analysis._policy_tree import JACCARD_MATCH, fit_policy_tree, leaf_rules
 from pytyche.analysis._segments import SegmentEffects, segment_effects
 from pytyche.analysis._thompson import DEFAULT_EPSILON, prob_best, thompson_allocation
-from pytyche.analysis._truth import TruthComparison, evaluate_against_truth
+from pytyche.analysis._truth import (
+    RoundRegret,
+    TruthComparison,
+    allocation_regret,
+    evaluate_against_truth,
+    loop_regret,
+)
 
 __all__ = [
     "DEFAULT_EPSILON",
@@ -57,9 +63,11 @@ __all__ = [
     "DesignScores",
     "EffectInference",
     "ExportedPolicy",
+    "RoundRegret",
     "SegmentEffects",
     "TruthComparison",
     "aipw_scores",
+    "allocation_regret",
     "analyze",
     "arm_mean_scores",
     "assign",
@@ -75,6 +83,7 @@ __all__ = [
     "has_credible_segments",
     "leaderboard",
     "leaf_rules",
+    "loop_regret",
     "policy_from_json",
     "policy_to_json",
     "policy_to_sql",

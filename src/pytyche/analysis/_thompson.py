@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["DEFAULT_EPSILON", "prob_best", "thompson_allocation"]
+__all__ = ["DEFAULT_EPSILON", "floor_shares", "prob_best", "thompson_allocation"]
 
 #: Exploration floor of the Thompson allocation: each active arm gets at least ε / K_active.
 DEFAULT_EPSILON = 0.02
@@ -96,12 +96,27 @@ def thompson_allocation(
         raise ValueError(msg)
     idx = [names.index(a) for a in names if a in chosen]
     shares = np.zeros(len(names))
-    shares[idx] = _floor_shares(prob_best(draws[:, idx]), eps / len(idx))
+    shares[idx] = floor_shares(prob_best(draws[:, idx]), eps / len(idx))
     return {name: float(s) for name, s in zip(names, shares, strict=True)}
 
 
-def _floor_shares(weights: np.ndarray, floor: float) -> np.ndarray:
-    """Shares proportional to ``weights`` with every share at least ``floor`` (water-filling)."""
+def floor_shares(weights: np.ndarray, floor: float) -> np.ndarray:
+    """Shares proportional to ``weights`` with every share at least ``floor`` (water-filling).
+
+    Parameters
+    ----------
+    weights : numpy.ndarray
+        Non-negative weights, shape (K,), with a positive sum.
+    floor : float
+        Smallest share, with ``floor * K <= 1``.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shares summing to 1. Weights whose proportional share is already at least the floor
+        keep their proportions, so applying the floor to its own output changes nothing.
+    """
+    weights = np.asarray(weights, dtype=np.float64)
     k = len(weights)
     pinned = np.zeros(k, dtype=bool)
     shares = weights / weights.sum()

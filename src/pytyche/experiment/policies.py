@@ -53,7 +53,9 @@ __all__ = [
     "policy_to_dict",
 ]
 
-#: The ε of the ε-clip: every listed treatment keeps at least ε/K of a segment's share.
+#: The ε of the ε-clip: every listed treatment keeps at least ε/K of a segment's share (the
+#: glossary's hard-coded default; equal to ``pytyche.analysis.DEFAULT_EPSILON``, which floors
+#: the policy tree's Thompson allocations).
 DEFAULT_EPSILON = 0.02
 
 
@@ -153,26 +155,39 @@ class _Assigns:
 def epsilon_clip(
     allocation: Mapping[str, float], epsilon: float = DEFAULT_EPSILON
 ) -> dict[str, float]:
-    """Mix an allocation with the uniform one so every listed treatment keeps ≥ ε/K.
+    """Floor an allocation so every listed treatment keeps at least ε/K of the share.
 
     Parameters
     ----------
     allocation : mapping of str to float
-        Non-negative shares over K treatments summing to 1.
+        Non-negative shares over K treatments (normalised to sum to 1).
     epsilon : float, default=0.02
-        Share mixed in uniformly, in [0, 1).
+        Total exploration mass, in [0, 1): each of the K treatments gets at least ε/K.
 
     Returns
     -------
     dict of str to float
-        ``ε/K + (1 − ε)·share`` per treatment; sums to 1.
+        Shares summing to 1, each at least ε/K. Treatments already at or above the floor
+        keep their proportions (water-filling, see
+        :func:`pytyche.analysis.thompson_allocation`), so the clip is idempotent: an
+        allocation that already honours the floor comes back unchanged, and clipping twice
+        is clipping once.
+
+    Notes
+    -----
+    The glossary's ε-clip: within a segment every active treatment keeps at least ε/K of the
+    segment's share, with ε = 0.02 hard-coded. It is a floor, not a mixture with the uniform
+    allocation: a mixture would move every share even when no treatment is near the floor.
     """
-    if not 0.0 <= epsilon < 1.0:
+    from pytyche.analysis._thompson import floor_shares  # lazy: keeps this module light
+
+    if not (math.isfinite(epsilon) and 0.0 <= epsilon < 1.0):
         msg = f"epsilon={epsilon!r} not in [0, 1); the default is {DEFAULT_EPSILON}"
         raise ValueError(msg)
     shares = _normalised(allocation, "allocation")
-    k = len(shares)
-    return {name: epsilon / k + (1.0 - epsilon) * share for name, share in shares.items()}
+    floored = floor_shares(np.array(list(shares.values()), dtype=np.float64),
+                           epsilon / len(shares))
+    return {name: float(v) for name, v in zip(shares, floored, strict=True)}
 
 
 def _normalised(allocation: Mapping[str, float], owner: str) -> dict[str, float]:
@@ -266,7 +281,8 @@ class ThompsonPolicy(_Assigns):
     allocation : mapping of str to float
         Share per treatment (typically P(best) under the posterior); normalised to sum to 1.
     epsilon : float, default=0.02
-        ε of the ε-clip (see :func:`epsilon_clip`).
+        ε of the ε-clip (see :func:`epsilon_clip`); the clip is a floor, so an allocation
+        that already honours it (a Thompson allocation) is shipped exactly as given.
     """
 
     allocation: Mapping[str, float]

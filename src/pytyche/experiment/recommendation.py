@@ -10,7 +10,8 @@ Given the analysis of the cumulative data, the engine
   one treatment stays active;
 * lays out the next round's cells: Control (baseline), Explore (uniform over the active
   treatments) and Optimized (the policy tree with ε-clipped Thompson shares per segment);
-* weighs the cells by how much the segments can be trusted (see :func:`cell_weights`);
+* weighs the cells: Control at its floor, the rest split between Optimized and Explore by
+  the posterior probability that the Optimized policy beats uniform (see :func:`cell_weights`);
 * lists graduation candidates: (treatment, segment) pairs whose evidence has cleared the
   :class:`GraduationRule` for consecutive rounds;
 * sizes the next fit's τ forest (:func:`next_fit_num_trees_tau`);
@@ -70,10 +71,13 @@ __all__ = [
     "cold_start_plan",
     "find_graduation_candidates",
     "next_fit_num_trees_tau",
+    "optimized_value_probability",
     "recommend",
     "segment_evidence",
 ]
 
+#: Smallest weight of an engine-proposed cell when its floor is 0 (the cell stays served).
+_MIN_CELL_WEIGHT = 0.01
 #: τ-forest size assumed when the previous fit does not say which one it used.
 DEFAULT_NUM_TREES_TAU = 50
 
@@ -433,17 +437,44 @@ def segment_evidence(segments: Sequence[DiscoveredSegment]) -> float:
 
 
 def cell_weights(
-    evidence: float, *, min_control_weight: float = 0.05, min_explore_weight: float = 0.05
+    p_optimized_better: float, *, min_control_weight: float = 0.05,
+    min_explore_weight: float = 0.05,
 ) -> tuple[float, float, float]:
-    """(Control, Explore, Optimized) weights for a given strength of evidence.
+    """(Control, Explore, Optimized) weights from P(the Optimized policy beats uniform).
 
-    The Optimized cell gets ``0.5 + 0.4·evidence``; Control and Explore split the rest evenly,
-    each raised to its floor when below it (the Optimized cell then gives way).
+    Control keeps its floor. The rest of the traffic is shared between the Optimized cell
+    and the Explore cell by Thompson sampling one level up: each of the two policies gets
+    the posterior probability that it is the better one (``p_optimized_better`` and its
+    complement), then the Explore cell is raised to its floor when below it (the Optimized
+    cell gives way) and the Optimized cell keeps at least the same floor. A floor of 0 is
+    taken as 1% so that every cell stays served.
+
+    Parameters
+    ----------
+    p_optimized_better : float
+        Posterior probability that the Optimized cell's policy earns more per visitor than the
+        Explore cell's uniform allocation (see :func:`optimized_value_probability`).
+    min_control_weight, min_explore_weight : float, default=0.05
+        The spec's floors of the Control and Explore cells.
+
+    Returns
+    -------
+    tuple of float
+        Weights summing to 1.
 
     Raises
     ------
     ValueError
-        The floors leave no room for the Optimized cell.
+        Negative floors, or floors that leave no room for the Optimized cell.
+
+    Notes
+    -----
+    Thompson (1933) gives each action the probability that it is optimal; here the actions
+    are the two non-control cells' policies, so the share follows the posterior's belief
+    about which routing earns more, with no tuned constant. Control stays at its floor: it
+    exists to measure the baseline (the glossary's controls-retention floor), and every
+    visitor of the Control cell beyond that floor pays the full regret of the control arm,
+    while the design-based decisions also use the control visitors of the other cells.
     """
     if min_control_weight < 0 or min_explore_weight < 0:
         msg = (f"min_control_weight={min_control_weight} and min_explore_weight="
@@ -455,10 +486,60 @@ def cell_weights(
             f"Optimized cell; got {min_control_weight} + {min_explore_weight}"
         )
         raise ValueError(msg)
-    optimized = 0.5 + 0.4 * min(1.0, max(0.0, evidence))
-    control = max((1.0 - optimized) / 2.0, min_control_weight)
-    explore = max((1.0 - optimized) / 2.0, min_explore_weight)
-    return control, explore, 1.0 - control - explore
+    p = float(p_optimized_better)
+    p = 0.5 if math.isnan(p) else min(1.0, max(0.0, p))
+    # Every cell keeps at least _MIN_CELL_WEIGHT so it stays served (a zero floor would
+    # otherwise leave a cell with no traffic); the Optimized cell at least the Explore floor.
+    control = max(min_control_weight, _MIN_CELL_WEIGHT)
+    rest = 1.0 - control
+    floor = max(min_explore_weight, _MIN_CELL_WEIGHT)
+    if 2.0 * floor > rest:  # floors this large leave only an even split
+        floor = rest / 2.0
+    explore = min(max(rest * (1.0 - p), floor), rest - floor)
+    return control, explore, rest - explore
+
+
+def optimized_value_probability(
+    analysis: AnalysisResult, policy: Any, active: Sequence[str]
+) -> float:
+    """Posterior probability that ``policy`` earns more per visitor than uniform over ``active``.
+
+    For every posterior draw, the policy's value is the mean over the analysed visitors of
+    ``sum_k P(k | x) · level_k(x)`` and the uniform policy's the mean of the active arms'
+    levels; the result is the share of draws in which the policy's value is the larger
+    (ties count one half).
+
+    Parameters
+    ----------
+    analysis : AnalysisResult
+        Its posterior supplies the per-visitor level draws and the visitors.
+    policy : Policy
+        The Optimized cell's policy.
+    active : sequence of str
+        The Explore cell's treatments.
+
+    Returns
+    -------
+    float
+        In [0, 1]; NaN when the posterior carries no level draws (e.g. a stand-in object).
+    """
+    try:
+        from pytyche.analysis._posterior import view_of
+
+        view = view_of(analysis.posterior)
+        level = np.asarray(view.level)  # (n, S, K)
+        visitors = view.observed.visitors()
+    except (AttributeError, TypeError, ValueError):
+        return math.nan
+    names = list(view.treatments)
+    probs = np.asarray(policy.probabilities(visitors, names), dtype=np.float64)  # (n, K)
+    uniform = np.zeros(len(names))
+    uniform[[names.index(t) for t in active if t in names]] = 1.0
+    uniform /= uniform.sum()
+    value_policy = np.einsum("nk,nsk->s", probs, level) / len(visitors)
+    value_uniform = level.mean(axis=0) @ uniform
+    diff = value_policy - value_uniform
+    return float(np.mean(diff > 0) + 0.5 * np.mean(diff == 0))
 
 
 def clearly_losing_treatments(analysis: AnalysisResult) -> list[str]:
@@ -520,10 +601,32 @@ def next_fit_num_trees_tau(
 
 
 def _optimized_policy(analysis: AnalysisResult, active: Sequence[str]) -> Any:
+    """The Optimized cell's policy: the policy tree with its Thompson shares per segment.
+
+    The tree's ``allocation_map`` is already ε-clipped (floored at ε/K by
+    :func:`pytyche.analysis.thompson_allocation`) and is shipped as is, so what the analysis
+    exports is what visitors get. When treatments were dropped, each segment's allocation is
+    recomputed over the active ones only (P(best among the active arms), floored at
+    ε/K_active) from the posterior's draws, or, without draws, the dropped arms' shares are
+    removed and the rest renormalised and floored.
+    """
     tree = analysis.policy_tree
     if tree is not None:
+        served = {t for v in tree.allocation_map.values() for t, share in v.items() if share > 0}
+        if served <= set(active):  # the exported map itself (arms with no share left out)
+            return TreePolicy(tree, {leaf: {t: v for t, v in shares.items() if t in active}
+                                     for leaf, shares in tree.allocation_map.items()})
+        from pytyche.analysis._thompson import thompson_allocation  # lazy: sklearn-free import
+
+        draws = _leaf_draws(analysis, tree)
         allocation = {}
         for leaf, shares in tree.allocation_map.items():
+            names = list(shares)
+            if draws is not None and int(leaf) in draws:
+                shares_active = thompson_allocation(draws[int(leaf)], names, DEFAULT_EPSILON,
+                                                    active=[t for t in active if t in names])
+                allocation[int(leaf)] = {t: v for t, v in shares_active.items() if t in active}
+                continue
             kept = {t: float(shares.get(t, 0.0)) for t in active}
             if sum(kept.values()) <= 0:
                 kept = dict.fromkeys(active, 1.0)
@@ -540,6 +643,20 @@ def _optimized_policy(analysis: AnalysisResult, active: Sequence[str]) -> Any:
     return ThompsonPolicy(shares, epsilon=DEFAULT_EPSILON)
 
 
+def _leaf_draws(analysis: AnalysisResult, tree: PolicyTreeResult) -> dict[int, np.ndarray] | None:
+    """Segment-average level draws (S, K) per leaf of ``tree``; None without posterior draws."""
+    try:
+        from pytyche.analysis._posterior import view_of
+
+        view = view_of(analysis.posterior)
+        level = np.asarray(view.level)
+        leaves = TreePolicy(tree, tree.allocation_map).leaves(view.observed.visitors())
+    except (AttributeError, TypeError, ValueError):
+        return None
+    return {int(leaf): level[leaves == leaf].mean(axis=0) for leaf in tree.allocation_map
+            if np.any(leaves == leaf)} or None
+
+
 def _prose(
     *,
     round_idx: int,
@@ -552,11 +669,13 @@ def _prose(
     reinstated: Sequence[str] = (),
     candidates: Sequence[GraduationCandidate],
     evidence: float,
+    p_better: float = math.nan,
 ) -> str:
     control, explore, opt = weights
     lines = [
         f"Plan for round {round_idx}: Control {control:.0%}, Explore {explore:.0%}, Optimized "
-        f"{opt:.0%} ({optimized.describe()}); segment evidence {evidence:.2f}.",
+        f"{opt:.0%} ({optimized.describe()}); P(Optimized policy beats uniform) "
+        f"{p_better:.2f}; segment evidence {evidence:.2f}.",
     ]
     decisions = "; ".join(
         f"{name} {summary.decision.value} (P(positive) {summary.p_positive:.2f}, expected loss "
@@ -645,9 +764,10 @@ def recommend(
     reinstated = [t for t in universe if t in earlier_dropped and t not in dropped_set]
 
     evidence = segment_evidence(analysis.segments)
-    weights = cell_weights(evidence, min_control_weight=min_control_weight,
-                           min_explore_weight=min_explore_weight)
     optimized = _optimized_policy(analysis, active)
+    p_better = optimized_value_probability(analysis, optimized, active)
+    weights = cell_weights(p_better, min_control_weight=min_control_weight,
+                           min_explore_weight=min_explore_weight)
     cells = (
         Cell(CONTROL_CELL, BaselinePolicy(universe[0]), weights[0]),
         Cell(EXPLORE_CELL, UniformPolicy(tuple(active)), weights[1]),
@@ -665,7 +785,7 @@ def recommend(
     prose = _prose(round_idx=round_idx, weights=weights, optimized=optimized, active=active,
                    dropped=dropped, newly_dropped=newly_dropped, reinstated=reinstated,
                    analysis=analysis,
-                   candidates=candidates, evidence=evidence)
+                   candidates=candidates, evidence=evidence, p_better=p_better)
     return NextRoundPlan(
         cells=cells,
         treatments=tuple(active),
