@@ -3,7 +3,9 @@
 The ``clustered_realistic`` scenario plants four customer archetypes that react differently to
 two treatments. Each round pytyche refits on everything seen so far, finds segments, moves
 traffic toward the treatment that looks best in each segment (keeping Control and Explore
-cells), and, because the truth is known here, measures how close its policy came to the oracle.
+cells), and, because the truth is known here, measures how close its policy came to the oracle
+and how much less it lost than a fixed uniform split (cumulative regret; the HTML report shows
+it per round).
 
 ``python examples/simulated_sequential.py [--quick] [--out DIR]``
 """
@@ -21,6 +23,7 @@ from pytyche.experiment import (
     sequential_experiment,
     simulated_experiment_generator,
 )
+from pytyche.experiment.demo import regret_summary
 from pytyche.report import write_report
 from pytyche.viz import experiment_evolution_gif
 
@@ -55,6 +58,8 @@ def main(argv: list[str] | None = None):
             print(f"  revenue per visitor: policy {tc.rpv_policy:.3f}, uniform "
                   f"{tc.rpv_uniform:.3f}, oracle {tc.rpv_oracle:.3f}; visitors sent to their "
                   f"truly best arm {tc.policy_accuracy:.0%}")
+    # The reason to run the loop: it loses less than a fixed 1/K split of the same visitors.
+    print("\n" + regret_summary(exp)["line"])
     print("\n" + exp.summary)
     args.out.mkdir(parents=True, exist_ok=True)
     write_report(exp, args.out / "report.html", settings={"quick": args.quick})

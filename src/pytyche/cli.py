@@ -389,6 +389,9 @@ def demo(
         for table in _round_tables(e):
             console.print(table)
     console.print(exp.summary)
+    from pytyche.experiment.demo import regret_summary
+
+    console.print(regret_summary(exp)["line"])
     paths = _experiment_outputs(exp, out_dir, {"command": "pytyche demo", "seed": seed,
                                                "full": full})
     paths["summary"] = out_dir / "summary.json"

@@ -234,6 +234,8 @@ def _experiment_body(exp: Any) -> str:
         inline_figure(lambda: viz.plot_rpv_by_cell(exp),
                       "Mean outcome per visitor by cell"),
     ))
+    if (regret := _regret_html(exp)):
+        parts.append(section("Regret against a fixed uniform split", regret))
     for e in experiments:
         parts.append(section(f"Round {e.round_idx}", _round_html(e)))
     latest = next((e for e in reversed(experiments) if e.analysis is not None), None)
@@ -244,6 +246,36 @@ def _experiment_body(exp: Any) -> str:
     if plan is not None:
         parts.append(section("Plan for the next round", _plan_html(plan)))
     return "".join(parts)
+
+
+def _regret_html(exp: Any) -> str:
+    """Per-round and cumulative regret of the loop against a uniform split (sim mode only).
+
+    Empty when the source is not a sequential experiment or any round lacks the truth.
+    """
+    rounds = getattr(exp, "rounds", None)
+    treatments = getattr(exp, "treatments", None)
+    if not rounds or treatments is None or any(
+            getattr(r, "truth", None) is None or r.truth.potential_outcomes is None
+            for r in rounds):
+        return ""
+    from pytyche.analysis import loop_regret
+
+    rows, loop_total, uniform_total, n_total = [], 0.0, 0.0, 0
+    for r in loop_regret(rounds, treatments):
+        loop_total += r.regret
+        uniform_total += r.uniform_regret
+        n_total += r.n_visitors
+        rows.append((r.round_idx, fmt(r.n_visitors), fmt(r.regret / r.n_visitors),
+                     fmt(r.uniform_regret / r.n_visitors), fmt(loop_total),
+                     fmt(uniform_total),
+                     fmt(loop_total / uniform_total) if uniform_total > 0 else "n/a"))
+    note = ("<p>Regret: the mean outcome lost against each visitor's truly best arm under the "
+            "allocation the round shipped, and under a fixed 1/K split of the same visitors; "
+            f"cumulative over {fmt(n_total)} visitors.</p>")
+    return note + table(["round", "visitors", "regret per visitor", "uniform regret per visitor",
+                         "cumulative regret", "cumulative uniform regret", "ratio"],
+                        rows, numeric=(1, 2, 3, 4, 5, 6))
 
 
 def _round_html(e: Any) -> str:
