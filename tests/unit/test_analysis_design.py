@@ -282,6 +282,19 @@ class TestDesignAnalysis:
             k = post.observed.treatments.index(c.treatment)
             assert c.effect == pytest.approx(y[arm == k].mean() - y[arm == 0].mean(), abs=0.05)
 
+    def test_compare_variants_reads_given_scores(self) -> None:
+        """compare_variants with design scores gives the analysis' overall comparisons."""
+        from pytyche.analysis import compare_variants
+
+        post = planted_boundary(n=900, n_draws=40)
+        res = analyze(post, n_bootstrap=0)
+        direct = compare_variants(post, design=res.design)
+        overall = [c for c in res.comparisons if c.segment_id is None]
+        assert [c.effect for c in direct] == [c.effect for c in overall]
+        assert [c.recommendation.decision for c in direct] == [
+            c.recommendation.decision for c in overall]
+        assert all(c.basis == "model" for c in compare_variants(post))
+
     def test_unknown_mode(self) -> None:
         with pytest.raises(ValueError, match="decisions"):
             analyze(planted_boundary(n=300, n_draws=10), decisions="bayes")

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from pytyche.analysis._inference import EffectInference
+from pytyche.analysis._inference import DesignInference, EffectInference
 from pytyche.analysis._intervals import check_level, credible_interval
 from pytyche.analysis._posterior import PosteriorView, view_of
 from pytyche.analysis._thompson import prob_best
@@ -169,6 +169,7 @@ def compare_variants(
     thresholds: DecisionThresholds | None = None,
     *,
     segment_id: int | None = None,
+    design: Any = None,
 ) -> tuple[ComparisonResult, ...]:
     """Compare every treatment with control, over all visitors or within a segment.
 
@@ -186,6 +187,11 @@ def compare_variants(
         Gate thresholds (spec defaults when omitted).
     segment_id : int, optional
         Id written into the results.
+    design : DesignScores, optional
+        AIPW scores of the posterior's visitors (:func:`pytyche.analysis.crossfit_scores`,
+        or ``AnalysisResult.design``). Given, the effects, intervals and decisions are
+        design-based, family-wise over the 2(K − 1) directional claims, as in
+        :func:`pytyche.analyze`; omitted, they read the posterior (model-based).
 
     Returns
     -------
@@ -199,7 +205,17 @@ def compare_variants(
     """
     view = view_of(posterior)
     mask = segment_mask(view, segment)
-    return compare_in_mask(view, mask, level=level, thresholds=thresholds, segment_id=segment_id)
+    if design is None:
+        return compare_in_mask(view, mask, level=level, thresholds=thresholds,
+                               segment_id=segment_id)
+    if design.n_visitors != view.n_visitors or design.n_arms != view.n_arms:
+        msg = (f"design scores cover {design.n_visitors} visitors and {design.n_arms} arms; "
+               f"the posterior has {view.n_visitors} and {view.n_arms}")
+        raise AlignmentViolation(msg)
+    (effects,) = DesignInference(design).effects([mask])
+    return compare_in_mask(view, mask, level=level, thresholds=thresholds,
+                           segment_id=segment_id, design_effects=effects,
+                           n_claims=2 * (view.n_arms - 1))
 
 
 def decompose_effects(posterior: Any, segment: Any = None) -> DecompositionSamples:

@@ -232,7 +232,12 @@ class _BCFResult:
         return self.cate_samples().mean(axis=0, dtype=np.float64)
 
     def summary(self, level: float = 0.80) -> pd.DataFrame:
-        """Average effect per treatment versus control with a credible interval."""
+        """Average effect per treatment versus control with a credible interval.
+
+        Model-based (the ``basis`` column says so): the BCF posterior alone. Decisions, and
+        the design-based intervals whose coverage holds whatever the model gets wrong, come
+        from :func:`pytyche.analyze` (see :func:`pytyche.analysis.leaderboard`).
+        """
         from pytyche.analysis import credible_interval
 
         ate = self.ate_samples()
@@ -251,6 +256,7 @@ class _BCFResult:
                     else float("nan"),
                     "p_positive": float((ate[:, j] > 0).mean()),
                     "level": level,
+                    "basis": "model (BCF posterior)",
                 }
             )
         return pd.DataFrame(rows)
