@@ -332,10 +332,18 @@ def load() -> dict:
 
 
 def save(data: dict) -> None:
+    """Merge ``data`` into the results file (re-read first: several runs may share it)."""
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    tmp = RESULTS.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(data, indent=1, sort_keys=True))
+    merged = load()
+    for key, value in data.items():
+        if isinstance(value, dict) and key in ("cells", "loops"):
+            merged.setdefault(key, {}).update(value)
+        else:
+            merged[key] = value
+    tmp = RESULTS.with_suffix(f".json.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(merged, indent=1, sort_keys=True))
     os.replace(tmp, RESULTS)
+    data.update(merged)
 
 
 def fmt_rate(r: dict | None) -> str:

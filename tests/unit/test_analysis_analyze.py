@@ -93,6 +93,8 @@ class TestAnalyze:
         lo_raw, hi_raw = r_raw.comparisons[0].effect_ci
         lo_cal, hi_cal = r_cal.comparisons[0].effect_ci
         assert lo_cal < lo_raw and hi_cal > hi_raw
+        # A calibration's estimand is segment means: per-visitor intervals stay raw.
+        assert r_cal.cate_per_visitor.equals(r_raw.cate_per_visitor)
 
     def test_insufficient_visitors(self) -> None:
         """An arm with fewer than 30 visitors makes the claim INSUFFICIENT_DATA."""

@@ -211,11 +211,16 @@ def _fit(observed: ObservedExperimentData, *, seed: int, options: Mapping[str, A
 
 
 def cate_frame(view: PosteriorView, level: float) -> pd.DataFrame:
-    """Per-visitor posterior-mean CATE and interval per treatment, in visitor order."""
+    """Per-visitor posterior-mean CATE and interval per treatment, in visitor order.
+
+    The intervals are raw posterior intervals even for a calibrated posterior: a calibration
+    is measured on segment means (its estimand), which says nothing about the coverage of one
+    visitor's effect.
+    """
     columns: dict[str, Any] = {"treatment": view.observed.visitors()["treatment"].to_numpy()}
     for k, name in enumerate(view.treatments[1:], start=1):
         cate = view.level[:, :, k] - view.level[:, :, 0]  # (n, S), float32
-        low, high = credible_interval(cate, level, axis=1, calibration=view.calibration)
+        low, high = credible_interval(cate, level, axis=1)
         columns[f"cate_{name}"] = cate.mean(axis=1, dtype=np.float64)
         columns[f"cate_{name}_low"] = low
         columns[f"cate_{name}_high"] = high
