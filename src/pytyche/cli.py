@@ -311,8 +311,10 @@ def analyze(
     with _clean_errors(), warnings.catch_warnings():
         warnings.simplefilter("ignore", category=_uncalibrated())
         posterior = fit_observed(observed, seed=seed, progress=progress, quick=quick)
+        console.print("Cross-fitting the outcome model for design-based decisions (one refit "
+                      "per half of the visitors)...")
         analysis = _analyze(posterior, n_bootstrap=QUICK_BOOTSTRAP if quick else 50,
-                            bootstrap_seed=seed)
+                            bootstrap_seed=seed, seed=seed, progress=progress)
     console.print(_effects_table(analysis))
     console.print(_segments_table(analysis))
     settings = {"data": sql or data, "treatment": treatment, "outcome": outcome,

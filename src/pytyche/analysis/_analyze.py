@@ -54,6 +54,7 @@ def analyze(
     decisions: str = "design",
     design: DesignScores | None = None,
     crossfit_folds: int = DEFAULT_FOLDS,
+    progress: bool = False,
 ) -> AnalysisResult:
     """Turn a posterior into per-visitor effects, segments, comparisons and decisions.
 
@@ -90,6 +91,8 @@ def analyze(
         be refitted (no ``config`` / ``predict_levels``) is scored with arm means instead.
     crossfit_folds : int, default=2
         Folds of the default cross-fit.
+    progress : bool, default=False
+        Progress bars of the cross-fit's refits.
 
     Returns
     -------
@@ -120,7 +123,8 @@ def analyze(
     if decisions == "model":
         return _assemble(posterior, view, fit_policy_tree(view, **tree_options), lvl,
                          thresholds, segments)
-    scores = design if design is not None else default_design(posterior, crossfit_folds, seed)
+    scores = design if design is not None else default_design(
+        posterior, crossfit_folds, seed, progress=progress)
     if scores.n_visitors != view.n_visitors or scores.n_arms != view.n_arms:
         msg = (f"design scores cover {scores.n_visitors} visitors and {scores.n_arms} arms; "
                f"the posterior has {view.n_visitors} and {view.n_arms}")
@@ -196,10 +200,11 @@ def _assemble(
     )
 
 
-def default_design(posterior: Any, n_folds: int, seed: int) -> DesignScores:
+def default_design(posterior: Any, n_folds: int, seed: int, *,
+                   progress: bool = False) -> DesignScores:
     """Cross-fitted BCF scores, or arm-mean scores for a posterior that cannot be refitted."""
     if hasattr(posterior, "config") and hasattr(posterior, "predict_levels"):
-        return crossfit_scores(posterior, n_folds=n_folds, seed=seed)
+        return crossfit_scores(posterior, n_folds=n_folds, seed=seed, progress=progress)
     return arm_mean_scores(view_of(posterior).observed, n_folds=n_folds, seed=seed)
 
 

@@ -195,13 +195,14 @@ def mean_levels(posterior: Any, observed: ObservedExperimentData) -> np.ndarray:
     return np.asarray(levels, dtype=np.float64).mean(axis=1)
 
 
-def refit_like(posterior: Any) -> Callable[[ObservedExperimentData, int], Any]:
+def refit_like(posterior: Any, *,
+               progress: bool = False) -> Callable[[ObservedExperimentData, int], Any]:
     """A function refitting ``posterior``'s model (family, pooling, config) on other data."""
 
     def refit(observed: ObservedExperimentData, seed: int) -> Any:
         from pytyche.bcf import fit_for_metric
 
-        options: dict[str, Any] = {"config": posterior.config, "progress": False,
+        options: dict[str, Any] = {"config": posterior.config, "progress": progress,
                                    "observed_copy": "ref"}
         if getattr(posterior, "pooling", None) is not None:
             options["pooling"] = posterior.pooling
@@ -216,6 +217,7 @@ def crossfit_scores(
     n_folds: int = DEFAULT_FOLDS,
     seed: int = 0,
     refit: Callable[[ObservedExperimentData, int], Any] | None = None,
+    progress: bool = False,
 ) -> DesignScores:
     """AIPW scores of ``posterior.observed`` with a cross-fitted BCF as the outcome model.
 
@@ -231,6 +233,8 @@ def crossfit_scores(
     refit : callable, optional
         ``refit(observed, seed) -> posterior`` replacing the refit of ``posterior``'s model
         (any object with ``predict_levels``).
+    progress : bool, default=False
+        Progress bars of the refits.
 
     Returns
     -------
@@ -240,7 +244,7 @@ def crossfit_scores(
     arm = observed.treatment_index().astype(np.int64)
     fold = fold_labels(arm, n_folds, seed)
     if refit is None:
-        refit = refit_like(posterior)
+        refit = refit_like(posterior, progress=progress)
     mu_hat = np.empty((observed.n_visitors, observed.n_treatments))
     models = []
     for f in range(n_folds):
