@@ -63,7 +63,7 @@ _EXPORTS: dict[str, str] = {
     "StoreError": "pytyche.errors",
     "SetupReport": "pytyche._setup",
     "check_setup": "pytyche._setup",
-    "enable_compilation_cache": "pytyche._setup",
+    "enable_compilation_cache": "pytyche.bcf",
 }
 
 _SUBMODULES = frozenset(
@@ -72,6 +72,19 @@ _SUBMODULES = frozenset(
 )
 
 __all__ = sorted(_EXPORTS)
+
+
+def load_layers() -> None:
+    """Import the analysis and calibration layers.
+
+    They register the functions behind a posterior's shortcuts (``summary``, ``analyze``,
+    ``fit_policy_tree``, ``has_credible_segments``, ``decomposition``, loading a saved
+    calibration) with :mod:`pytyche.bcf.results`, which calls this on first use: the model
+    layer never imports the layers above it, and this root, which sits above all of them,
+    wires them together.
+    """
+    importlib.import_module("pytyche.analysis")
+    importlib.import_module("pytyche.calibrate")
 
 
 def __getattr__(name: str) -> Any:

@@ -64,7 +64,7 @@ def _root() -> None:
     # The command line is an application: it asks for JAX's persistent compilation cache
     # (the library leaves JAX's configuration alone unless asked); PYTYCHE_JAX_CACHE=off
     # still turns it off.
-    from pytyche._setup import request_compilation_cache
+    from pytyche.bcf import request_compilation_cache
 
     request_compilation_cache()
 
@@ -72,7 +72,7 @@ def _root() -> None:
 @app.command("check-setup")
 def check_setup() -> None:
     """Show versions, JAX devices, CUDA availability and shipped calibration artifacts."""
-    from pytyche._setup import check_setup as _check
+    from pytyche import check_setup as _check
 
     report = _check()
     table = Table(title="pytyche setup", show_header=False)
@@ -120,7 +120,7 @@ def _effects_table(analysis: Any, title: str = "Leaderboard") -> Table:
 
 
 def _segments_table(analysis: Any) -> Table:
-    from pytyche.viz._common import short_numbers
+    from pytyche.viz import short_numbers
 
     table = Table(title=f"Segments ({analysis.level:.0%} intervals)")
     for col in ("segment", "who", "share", "best", "effect of best", "interval", "stability"):
@@ -183,8 +183,7 @@ def _split(text: str | None) -> list[str] | None:
 
 def _load(data: str | None, sql: str | None, database: str | None, **keys: Any) -> Any:
     """Observed data from a CSV/Parquet path or a DuckDB query."""
-    from pytyche.data import read_csv, read_parquet, read_sql
-    from pytyche.data._readers import file_kind, looks_like_sql
+    from pytyche.data import file_kind, looks_like_sql, read_csv, read_parquet, read_sql
 
     if sql is not None:
         if data is not None:
@@ -296,7 +295,7 @@ def analyze(
     """Fit BCF to one data set; print effects, decisions and segments; write the report."""
     from pytyche.analysis import analyze as _analyze
     from pytyche.analysis import policy_to_json, policy_to_sql
-    from pytyche.data._validate import check_fittable
+    from pytyche.data import check_fittable
     from pytyche.report import analysis_summary, write_report
 
     keys = {"treatment": treatment, "outcome": outcome, "control": control,

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 __all__ = [
     "AlignmentViolation",
+    "JaxPrecisionError",
     "PytycheError",
     "PytycheWarning",
     "SchemaViolation",
@@ -36,6 +37,14 @@ class StoreError(PytycheError, ValueError):
 class SourceError(PytycheError, OSError):
     """A data file, database or output folder cannot be read or written (permissions, a
     folder where a file was expected, a damaged compressed file, an unknown ``~user``)."""
+
+
+class JaxPrecisionError(PytycheError, RuntimeError):
+    """JAX runs in 64-bit mode (``jax_enable_x64``), but the BCF engine is float32 throughout.
+
+    Turn it off before fitting: ``jax.config.update('jax_enable_x64', False)``, or unset
+    ``JAX_ENABLE_X64``.
+    """
 
 
 class PytycheWarning(UserWarning):

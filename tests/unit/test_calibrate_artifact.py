@@ -54,7 +54,6 @@ class TestRegime:
         """A posterior fitted with other trees or iterations than the sweep stays
         uncalibrated (None, with a warning naming the settings); the same settings apply."""
         from pytyche.bcf import GPUBCFConfig
-        from pytyche.bcf.results import checked_calibration
         from pytyche.errors import UncalibratedWarning
 
         sweep = {"num_trees_mu": 30, "num_trees_tau": 10, "num_burnin": 100,
@@ -62,21 +61,20 @@ class TestRegime:
         cal = _calibration(provenance={"sweep_settings": {"config": sweep}})
         same = GPUBCFConfig(**sweep)
         assert cal.config_mismatch(same) is None
-        assert checked_calibration(cal, _observed(), "joint", subject="data",
+        assert cal.checked_for(_observed(), pooling="joint", subject="data",
                                    config=same) is cal
         default = GPUBCFConfig()
         assert "num_trees_mu 30 (calibration) vs 200 (fit)" in cal.config_mismatch(default)
         with pytest.warns(UncalibratedWarning, match="stays uncalibrated"):
-            assert checked_calibration(cal, _observed(), "joint", subject="data",
+            assert cal.checked_for(_observed(), pooling="joint", subject="data",
                                        config=default) is None
 
     def test_pooling_is_the_fitted_models(self) -> None:
         """A continuous fit of revenue data pools nothing: a joint-hurdle calibration does not
         apply to it, although the metric is revenue."""
-        from pytyche.bcf.results import checked_calibration
 
         with pytest.raises(ValueError, match="posterior uses 'none'"):
-            checked_calibration(_calibration(), _observed(), None, subject="data")
+            _calibration().checked_for(_observed(), pooling=None, subject="data")
 
     def test_adjust_level_delegates_to_correction(self) -> None:
         assert _calibration().adjust_level(0.8) == pytest.approx(CORR.adjust_level(0.8))
@@ -214,8 +212,7 @@ class TestSizeAware:
 
     def test_attaching_to_a_posterior_resolves_for_its_size(self) -> None:
         """The fit entry point resolves the calibration for the data's visitor count."""
-        from pytyche.bcf.results import checked_calibration
 
         observed = _observed()  # 300 visitors: below the smallest size
-        assert checked_calibration(self._sized(), observed, "joint",
+        assert self._sized().checked_for(observed, pooling="joint",
                                    subject="data").correction == SMALL

@@ -13,15 +13,16 @@ import pytest
 
 jax = pytest.importorskip("jax")
 
-from pytyche import _setup  # noqa: E402
+from pytyche.bcf import _runtime  # noqa: E402
+from pytyche.errors import JaxPrecisionError  # noqa: E402
 
 
 @pytest.fixture
 def clean_cache_state(monkeypatch):
     """No cache folder set in JAX, no request, and the variable unset, restored afterwards."""
     before = jax.config.jax_compilation_cache_dir
-    monkeypatch.delenv(_setup.CACHE_ENV_VAR, raising=False)
-    monkeypatch.setattr(_setup, "_cache_requested", False)
+    monkeypatch.delenv(_runtime.CACHE_ENV_VAR, raising=False)
+    monkeypatch.setattr(_runtime, "_cache_requested", False)
     jax.config.update("jax_compilation_cache_dir", None)
     yield
     jax.config.update("jax_compilation_cache_dir", before)
@@ -30,34 +31,35 @@ def clean_cache_state(monkeypatch):
 class TestCompilationCache:
     def test_untouched_unless_asked(self, clean_cache_state):
         """With the variable unset and no request, a fit's cache hook changes nothing."""
-        assert _setup.compilation_cache_from_env() is None
+        assert _runtime.compilation_cache_from_env() is None
         assert jax.config.jax_compilation_cache_dir is None
 
     def test_folder_from_the_environment(self, clean_cache_state, monkeypatch, tmp_path):
         """PYTYCHE_JAX_CACHE naming a folder turns the cache on beneath it."""
-        monkeypatch.setenv(_setup.CACHE_ENV_VAR, str(tmp_path))
-        folder = _setup.compilation_cache_from_env()
+        monkeypatch.setenv(_runtime.CACHE_ENV_VAR, str(tmp_path))
+        folder = _runtime.compilation_cache_from_env()
         assert folder is not None and folder.parent == tmp_path
         assert jax.config.jax_compilation_cache_dir == str(folder)
 
     def test_user_setting_wins(self, clean_cache_state, monkeypatch, tmp_path):
         """A cache folder the user set in JAX is never replaced, even when a cache is asked."""
         jax.config.update("jax_compilation_cache_dir", str(tmp_path / "mine"))
-        _setup.request_compilation_cache()
-        _setup.compilation_cache_from_env()
+        _runtime.request_compilation_cache()
+        _runtime.compilation_cache_from_env()
         assert jax.config.jax_compilation_cache_dir == str(tmp_path / "mine")
 
     def test_off_beats_a_request(self, clean_cache_state, monkeypatch):
         """PYTYCHE_JAX_CACHE=off keeps the cache off even after the CLI asked for it."""
-        monkeypatch.setenv(_setup.CACHE_ENV_VAR, "off")
-        _setup.request_compilation_cache()
-        assert _setup.compilation_cache_from_env() is None
+        monkeypatch.setenv(_runtime.CACHE_ENV_VAR, "off")
+        _runtime.request_compilation_cache()
+        assert _runtime.compilation_cache_from_env() is None
         assert jax.config.jax_compilation_cache_dir is None
 
 
 class TestPrecision:
     def test_x64_refused_before_compiling(self):
-        """A fit under jax_enable_x64 fails at once with a message saying how to turn it off."""
+        """A fit under jax_enable_x64 fails at once with a typed error saying how to turn it
+        off (still a RuntimeError for callers that caught that)."""
         from pytyche.bcf import fit_continuous_arrays
 
         rng = np.random.default_rng(0)
@@ -66,9 +68,10 @@ class TestPrecision:
         y = rng.normal(size=60).astype(np.float32)
         jax.config.update("jax_enable_x64", True)
         try:
-            with pytest.raises(RuntimeError, match="jax_enable_x64"):
+            with pytest.raises(JaxPrecisionError, match="jax_enable_x64") as caught:
                 fit_continuous_arrays(X, z, y, progress=False, num_trees_mu=2, num_trees_tau=2,
                                       num_burnin=1, num_samples=1)
+            assert isinstance(caught.value, RuntimeError)
         finally:
             jax.config.update("jax_enable_x64", False)
 

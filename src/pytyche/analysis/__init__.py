@@ -41,7 +41,12 @@ from pytyche.analysis._export import (
 from pytyche.analysis._inference import DesignInference, EffectInference
 from pytyche.analysis._intervals import credible_interval
 from pytyche.analysis._leaderboard import GATE_LABELS, INTERVAL_NOTES, leaderboard
-from pytyche.analysis._policy_tree import JACCARD_MATCH, fit_policy_tree, leaf_rules
+from pytyche.analysis._policy_tree import (
+    JACCARD_MATCH,
+    fit_policy_tree,
+    leaf_rules,
+    split_path_rule,
+)
 from pytyche.analysis._segments import SegmentEffects, segment_effects
 from pytyche.analysis._thompson import DEFAULT_EPSILON, prob_best, thompson_allocation
 from pytyche.analysis._truth import (
@@ -51,6 +56,7 @@ from pytyche.analysis._truth import (
     evaluate_against_truth,
     loop_regret,
 )
+from pytyche.bcf.results import provide as _provide
 
 __all__ = [
     "DEFAULT_EPSILON",
@@ -91,5 +97,16 @@ __all__ = [
     "recommendation_summary",
     "segment_effects",
     "sequential_scores",
+    "split_path_rule",
     "thompson_allocation",
 ]
+
+# The shortcuts on a posterior (posterior.summary(), .analyze(), ...) call these; bcf sits
+# below this layer and never imports it (see pytyche.bcf.results.provide).
+_provide(
+    analyze=analyze,
+    credible_interval=credible_interval,
+    decompose_effects=decompose_effects,
+    fit_policy_tree=fit_policy_tree,
+    has_credible_segments=has_credible_segments,
+)

@@ -22,6 +22,11 @@ if TYPE_CHECKING:
         fit_hurdle_arrays,
     )
     from pytyche.bcf._draws import ForestDraws
+    from pytyche.bcf._runtime import (
+        check_jax_precision,
+        enable_compilation_cache,
+        request_compilation_cache,
+    )
     from pytyche.bcf.dispatch import (
         fit,
         fit_binary_bcf,
@@ -43,6 +48,9 @@ _LAZY = {
     "fit_continuous_arrays": "pytyche.bcf._arrays",
     "fit_hurdle_arrays": "pytyche.bcf._arrays",
     "ForestDraws": "pytyche.bcf._draws",
+    "check_jax_precision": "pytyche.bcf._runtime",
+    "enable_compilation_cache": "pytyche.bcf._runtime",
+    "request_compilation_cache": "pytyche.bcf._runtime",
     "fit": "pytyche.bcf.dispatch",
     "fit_binary_bcf": "pytyche.bcf.dispatch",
     "fit_continuous_bcf": "pytyche.bcf.dispatch",
@@ -62,7 +70,9 @@ __all__ = [
     "ForestDraws",
     "GPUBCFConfig",
     "HurdleBCFResult",
+    "check_jax_precision",
     "compute_num_trees_tau",
+    "enable_compilation_cache",
     "fit",
     "fit_binary_arrays",
     "fit_binary_bcf",
@@ -72,6 +82,7 @@ __all__ = [
     "fit_hurdle_arrays",
     "fit_hurdle_bcf",
     "load_result",
+    "request_compilation_cache",
     "select_family",
 ]
 

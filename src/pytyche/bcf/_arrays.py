@@ -94,7 +94,7 @@ def _run_engine(
 
     `warm_forests` (a previous fit's trees) starts every forest from their last kept draw.
     """
-    from pytyche._setup import check_jax_precision
+    from pytyche.bcf._runtime import check_jax_precision
 
     check_jax_precision()  # before anything builds a JAX array
     from pytyche.bcf._loop import run_chains

@@ -189,7 +189,9 @@ class ForestDraws:
             raise ValueError(msg)
         binning = Binning(self.cutpoints, self.max_split)
         Xb = binning.transform(np.concatenate([X, propensity[:, 1:]], axis=1))
-        return evaluate_draws(self, Xb, p, batch_rows)
+        trees = (self.mu_var, self.mu_split, self.mu_leaf,
+                 self.tau_var, self.tau_split, self.tau_leaf)
+        return evaluate_draws(trees, self.mu_offset, Xb, p, batch_rows)
 
     def predict(
         self, X: np.ndarray, propensity: np.ndarray | None = None

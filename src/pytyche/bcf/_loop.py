@@ -19,9 +19,9 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax, random
 
-from pytyche._setup import compilation_cache_from_env
 from pytyche.bcf import _bartz_adapter as bz
 from pytyche.bcf._kernel import EngineData, EngineState, Record, make_record, make_step
+from pytyche.bcf._runtime import compilation_cache_from_env
 
 __all__ = ["run_chains"]
 

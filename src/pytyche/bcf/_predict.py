@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import jax
 import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
 from pytyche.bcf import _bartz_adapter as bz
-
-if TYPE_CHECKING:
-    from pytyche.bcf._draws import ForestDraws
 
 __all__ = ["evaluate_draws"]
 
@@ -45,35 +40,31 @@ def _eval_batch(
 
 
 def evaluate_draws(
-    forests: ForestDraws, Xb: np.ndarray, p: int, batch_rows: int
+    trees: tuple[np.ndarray, ...], mu_offset: np.ndarray, Xb: np.ndarray, p: int,
+    batch_rows: int,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """μ (S, k, m) with offset, τ (S, K − 1, k, m) at binned points Xb (p + K − 1, m)."""
+    """μ (S, k, m) with offset, τ (S, K − 1, k, m) at binned points Xb (p + K − 1, m).
+
+    ``trees`` are a :class:`~pytyche.bcf._draws.ForestDraws`' arrays in the order
+    ``(mu_var, mu_split, mu_leaf, tau_var, tau_split, tau_leaf)``; ``mu_offset`` is its (k,)
+    μ constant. Taking arrays rather than the container keeps this module below ``_draws``.
+    """
     m = Xb.shape[1]
-    S, A = forests.num_draws, forests.num_arms - 1
-    k = forests.mu_leaf.shape[2]
+    mu_leaf, tau_leaf = trees[2], trees[5]
+    S, A, k = mu_leaf.shape[0], tau_leaf.shape[1], mu_leaf.shape[2]
     mu_out = np.empty((S, k, m), np.float32)
     tau_out = np.empty((S, A, k, m), np.float32)
     # Batches padded to a power of two: predicting sets of slightly different sizes (the
     # folds of a cross-fit, rounds of a loop) reuses one compiled program per bucket.
     rows = min(batch_rows, 1 << max(8, (max(m, 1) - 1).bit_length()))
-    trees = [
-        jnp.asarray(a)
-        for a in (
-            forests.mu_var,
-            forests.mu_split,
-            forests.mu_leaf,
-            forests.tau_var,
-            forests.tau_split,
-            forests.tau_leaf,
-        )
-    ]
+    device_trees = [jnp.asarray(a) for a in trees]
     for start in range(0, m, rows):  # fixed-size row batches: one compile per batch size
         stop = min(start + rows, m)
         block = np.zeros((Xb.shape[0], rows), np.uint8)
         block[:, : stop - start] = Xb[:, start:stop]
         xb = jnp.asarray(block)
-        mu, tau = _eval_batch(xb, xb[:p], *trees)
+        mu, tau = _eval_batch(xb, xb[:p], *device_trees)
         mu_out[:, :, start:stop] = np.asarray(mu)[:, :, : stop - start]
         tau_out[:, :, :, start:stop] = np.asarray(tau)[..., : stop - start]
-    mu_out += forests.mu_offset.reshape(1, k, 1)
+    mu_out += np.asarray(mu_offset, np.float32).reshape(1, k, 1)
     return mu_out, tau_out

@@ -18,7 +18,6 @@ from pytyche.bcf.results import (
     ContinuousBCFResult,
     HurdleBCFResult,
     ObservedCopy,
-    checked_calibration,
     stash_observed,
 )
 from pytyche.contracts import MetricFamily, ObservedExperimentData
@@ -96,7 +95,7 @@ def _calibration_for(observed: ObservedExperimentData, calibration: Any, pooling
             UncalibratedWarning,
             stacklevel=4,
         )
-    return checked_calibration(calibration, observed, pooling, subject="data", config=config)
+    return calibration.checked_for(observed, pooling=pooling, subject="data", config=config)
 
 
 def _warm_forests(previous: Any, result_type: type, pooling: str | None):

@@ -12,7 +12,7 @@ import copy
 import dataclasses
 import os
 import tempfile
-import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
@@ -27,7 +27,6 @@ from pytyche.contracts import (
     VisitorSchema,
     propensity_columns,
 )
-from pytyche.errors import UncalibratedWarning
 
 if TYPE_CHECKING:
     from pytyche.bcf._arrays import BCFFit
@@ -37,8 +36,8 @@ __all__ = [
     "ContinuousBCFResult",
     "HurdleBCFResult",
     "ObservedCopy",
-    "checked_calibration",
     "load_result",
+    "provide",
     "stash_observed",
 ]
 
@@ -96,39 +95,27 @@ def stash_observed(
 # --------------------------------------------------------------------------------------------
 
 
-def checked_calibration(calibration: Any, observed: ObservedExperimentData,
-                        pooling: str | None, *, subject: str, config: Any = None) -> Any:
-    """``calibration`` after checking its regime against ``observed``, resolved for the data's
-    number of visitors when it is size-aware (``for_size``).
+# What the layers above supply. The shortcuts on a posterior (summary's interval,
+# analyze, fit_policy_tree, has_credible_segments, decomposition) are the analysis layer's
+# functions, and loading a saved calibration is the calibration layer's: each of those layers
+# registers its functions here when it is imported, so bcf never imports them. A shortcut
+# called before either was imported asks the package root (the composition root, above every
+# layer) to import them.
+_PROVIDED: dict[str, Callable[..., Any]] = {}
 
-    ``pooling`` is the fitted model's (None: a non-hurdle model). A calibration measured with
-    other sampler settings than ``config`` is not applied: the result is None, with an
-    :class:`~pytyche.errors.UncalibratedWarning`.
 
-    Raises
-    ------
-    ValueError
-        Naming each mismatched dimension (metric, number of treatments, pooling) of the
-        ``subject`` ("data" or "posterior").
-    """
-    # The model actually fitted decides the pooling: a non-hurdle fit pools nothing, whatever
-    # the metric is called.
-    mismatches = calibration.mismatches(observed, pooling="none" if pooling is None else pooling)
-    if mismatches:
-        msg = f"calibration does not apply to this {subject}: " + "; ".join(mismatches)
-        raise ValueError(msg)
-    differ = calibration.config_mismatch(config) if config is not None else None
-    if differ:
-        warnings.warn(
-            f"calibration {getattr(calibration, 'name', '')!r} was measured with other sampler "
-            f"settings ({differ}); this {subject} stays uncalibrated (decisions are "
-            "design-based and do not use it)",
-            UncalibratedWarning,
-            stacklevel=4,
-        )
-        return None
-    for_size = getattr(calibration, "for_size", None)
-    return calibration if for_size is None else for_size(observed.n_visitors)
+def provide(**functions: Callable[..., Any]) -> None:
+    """Register the functions behind a posterior's shortcuts (called by ``pytyche.analysis``
+    and ``pytyche.calibrate`` on import)."""
+    _PROVIDED.update(functions)
+
+
+def _provided(name: str) -> Callable[..., Any]:
+    if name not in _PROVIDED:
+        import pytyche
+
+        pytyche.load_layers()
+    return _PROVIDED[name]
 
 
 @dataclass(frozen=True, eq=False)
@@ -238,8 +225,7 @@ class _BCFResult:
         the design-based intervals whose coverage holds whatever the model gets wrong, come
         from :func:`pytyche.analyze` (see :func:`pytyche.analysis.leaderboard`).
         """
-        from pytyche.analysis import credible_interval
-
+        credible_interval = _provided("credible_interval")
         ate = self.ate_samples()
         control_mean = self.fit.draws["mu"].mean(axis=0, dtype=np.float64)
         low, high = credible_interval(ate, level=level, axis=0, calibration=self.calibration)
@@ -267,22 +253,17 @@ class _BCFResult:
                         n_bootstrap: int = 50, bootstrap_seed: int | None = 0, **kwargs: Any):
         """Segments of the visitors where the best treatment differs; see
         :func:`pytyche.analysis.fit_policy_tree`."""
-        from pytyche.analysis import fit_policy_tree
-
-        return fit_policy_tree(self, max_depth=max_depth, min_segment_share=min_segment_share,
-                               n_bootstrap=n_bootstrap, bootstrap_seed=bootstrap_seed, **kwargs)
+        return _provided("fit_policy_tree")(
+            self, max_depth=max_depth, min_segment_share=min_segment_share,
+            n_bootstrap=n_bootstrap, bootstrap_seed=bootstrap_seed, **kwargs)
 
     def has_credible_segments(self, threshold: float = 0.80) -> bool:
         """Whether a policy tree on this posterior has a segment with stability >= threshold."""
-        from pytyche.analysis import has_credible_segments
-
-        return has_credible_segments(self, threshold=threshold)
+        return _provided("has_credible_segments")(self, threshold=threshold)
 
     def analyze(self, **kwargs: Any):
         """Full analysis (segments, comparisons, decisions); see :func:`pytyche.analyze`."""
-        from pytyche.analysis import analyze
-
-        return analyze(self, **kwargs)
+        return _provided("analyze")(self, **kwargs)
 
     def apply_calibration(self, calibration: Any):
         """A copy of this posterior whose intervals use ``calibration``.
@@ -296,8 +277,8 @@ class _BCFResult:
             The calibration was fitted for another regime; the message names each mismatched
             dimension (metric, number of treatments, pooling).
         """
-        return dataclasses.replace(self, calibration=checked_calibration(
-            calibration, self.observed, self.pooling, subject="posterior", config=self.config))
+        return dataclasses.replace(self, calibration=calibration.checked_for(
+            self.observed, pooling=self.pooling, subject="posterior", config=self.config))
 
     # ---- persistence ----------------------------------------------------------------------
 
@@ -382,9 +363,7 @@ class HurdleBCFResult(_BCFResult):
     def decomposition(self, segment: Any = None):
         """Conversion versus basket-size parts of the revenue effect per draw; see
         :func:`pytyche.analysis.decompose_effects`."""
-        from pytyche.analysis import decompose_effects
-
-        return decompose_effects(self, segment)
+        return _provided("decompose_effects")(self, segment)
 
 
 _RESULT_TYPES: dict[str, type[_BCFResult]] = {
@@ -509,9 +488,7 @@ def load_result(path: str | os.PathLike[str]) -> _BCFResult:
         )
         calibration = None
         if meta.get("calibration") is not None:
-            from pytyche.calibrate import Calibration
-
-            calibration = Calibration.from_dict(meta["calibration"])
+            calibration = _provided("calibration_from_dict")(meta["calibration"])
     except (KeyError, TypeError, ValueError, AttributeError, IndexError, RecursionError,
             OSError, EOFError) as err:
         raise build_failure(folder, current, err) from err

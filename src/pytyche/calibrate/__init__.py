@@ -13,6 +13,7 @@ workers that fit.
 
 from __future__ import annotations
 
+from pytyche.bcf.results import provide as _provide
 from pytyche.calibrate.artifact import (
     ARTIFACT_FORMAT,
     Calibration,
@@ -46,3 +47,7 @@ __all__ = [
     "run_sweep",
     "run_task",
 ]
+
+# A saved posterior's calibration loads through this; bcf sits below this layer and never
+# imports it (see pytyche.bcf.results.provide).
+_provide(calibration_from_dict=Calibration.from_dict)

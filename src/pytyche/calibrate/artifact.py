@@ -24,7 +24,7 @@ from typing import Any
 from pytyche.calibrate.correction import DEFAULT_FIT_GRID, LayeredCalibrationCorrection
 from pytyche.calibrate.sweep import SWEEP_FORMAT, SweepResults, package_versions, read_sweep
 from pytyche.contracts import MetricFamily, ObservedExperimentData, metric_family_of
-from pytyche.errors import PytycheWarning
+from pytyche.errors import PytycheWarning, UncalibratedWarning
 
 __all__ = ["ARTIFACT_FORMAT", "Calibration", "artifact_path", "available_artifacts"]
 
@@ -322,6 +322,40 @@ class Calibration:
                   if key in measured and getattr(config, key, measured[key]) != measured[key]]
         return "; ".join(differ) or None
 
+    def checked_for(self, observed: ObservedExperimentData, *, pooling: str | None,
+                    subject: str, config: Any = None) -> Calibration | None:
+        """This calibration after checking its regime against ``observed``, resolved for the
+        data's number of visitors when it is size-aware (:meth:`for_size`).
+
+        What a fit and ``posterior.apply_calibration`` attach. ``pooling`` is the fitted
+        model's (None: a non-hurdle model). A calibration measured with other sampler settings
+        than ``config`` is not applied: the result is None, with an
+        :class:`~pytyche.errors.UncalibratedWarning`.
+
+        Raises
+        ------
+        ValueError
+            Naming each mismatched dimension (metric, number of treatments, pooling) of the
+            ``subject`` ("data" or "posterior").
+        """
+        # The model actually fitted decides the pooling: a non-hurdle fit pools nothing,
+        # whatever the metric is called.
+        mismatches = self.mismatches(observed, pooling="none" if pooling is None else pooling)
+        if mismatches:
+            msg = f"calibration does not apply to this {subject}: " + "; ".join(mismatches)
+            raise ValueError(msg)
+        differ = self.config_mismatch(config) if config is not None else None
+        if differ:
+            warnings.warn(
+                f"calibration {self.name!r} was measured with other sampler settings "
+                f"({differ}); this {subject} stays uncalibrated (decisions are design-based "
+                "and do not use it)",
+                UncalibratedWarning,
+                stacklevel=4,
+            )
+            return None
+        return self.for_size(observed.n_visitors)
+
     def applies_to(self, observed: ObservedExperimentData, pooling: str | None = None) -> bool:
         """Whether metric, number of treatments and pooling all match this calibration."""
         return not self.mismatches(observed, pooling=pooling)
@@ -374,10 +408,11 @@ class Calibration:
 
     def save(self, path: str | os.PathLike[str]) -> Path:
         """Write the artifact JSON (atomically) and return its path."""
-        from pytyche.calibrate.sweep import _atomic_write
+        from pytyche._integrity import atomic_write
 
         path = Path(path)
-        _atomic_write(path, json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write(path, json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n")
         return path
 
     def curve(

@@ -20,7 +20,6 @@ import importlib.metadata
 import json
 import math
 import os
-import tempfile
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
@@ -30,6 +29,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from pytyche._integrity import atomic_write
 from pytyche.contracts import CalibrationRecord
 
 __all__ = [
@@ -349,25 +349,12 @@ def read_sweep(path: str | os.PathLike[str]) -> SweepResults:
                         entries=entries, dropped_torn_line=torn)
 
 
-def _atomic_write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def _open_sweep(path: Path, settings: dict[str, Any]) -> set[tuple[int, int]]:
     """Create the file with its header, or validate and repair an existing one; return done."""
     if not path.exists():
         header = {"format": SWEEP_FORMAT, "settings": settings, "versions": package_versions()}
-        _atomic_write(path, json.dumps(header) + "\n")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write(path, json.dumps(header) + "\n")
         return set()
     raw = path.read_bytes()
     _, offset, torn = _parse_lines(raw, path)

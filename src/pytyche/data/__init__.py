@@ -15,14 +15,16 @@ from __future__ import annotations
 from pytyche.data._encode import encode_new_visitors
 from pytyche.data._frame import from_dataframe
 from pytyche.data._metric import infer_metric
-from pytyche.data._readers import read_csv, read_parquet, read_sql
+from pytyche.data._readers import file_kind, looks_like_sql, read_csv, read_parquet, read_sql
 from pytyche.data._validate import check_fittable
 
 __all__ = [
     "check_fittable",
     "encode_new_visitors",
+    "file_kind",
     "from_dataframe",
     "infer_metric",
+    "looks_like_sql",
     "read_csv",
     "read_parquet",
     "read_sql",

@@ -19,7 +19,6 @@ from pytyche.experiment.cells import CONTROL_CELL, Cell
 
 if TYPE_CHECKING:  # pragma: no cover
     from pytyche.contracts import AnalysisResult
-    from pytyche.experiment.recommendation import NextRoundPlan
 
 __all__ = ["CellObservation", "Experiment", "Round", "compute_cell_observations"]
 
@@ -223,7 +222,7 @@ class Experiment:
     analysis: AnalysisResult | None
     cells_shipped: list[Cell]
     cell_observations: list[CellObservation]
-    next_recommendation: NextRoundPlan | None
+    next_recommendation: Any  # a NextRoundPlan or None; see the note on Round.plan
     truth_comparison: Any = None
 
     @property
@@ -271,7 +270,9 @@ class Round:
     """
 
     round_idx: int
-    plan: NextRoundPlan
+    # A NextRoundPlan. It is typed in the docstring only: recommendation.py, which defines it,
+    # reads these records, and importing it here would make the two modules a cycle.
+    plan: Any
     observed: ObservedExperimentData
     truth: CalibrationTruth | None = None
 

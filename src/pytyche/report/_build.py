@@ -35,7 +35,7 @@ def _decision_badge(decision: Any) -> str:
 
 
 def _short(text: str) -> str:
-    from pytyche.viz._common import short_numbers
+    from pytyche.viz import short_numbers
 
     return short_numbers(text)
 

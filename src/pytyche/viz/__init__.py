@@ -17,7 +17,12 @@ from pytyche.viz._cells import (
     plot_cells,
     plot_rpv_by_cell,
 )
-from pytyche.viz._common import DECISION_COLORS, figure_png, round_treatment_shares
+from pytyche.viz._common import (
+    DECISION_COLORS,
+    figure_png,
+    round_treatment_shares,
+    short_numbers,
+)
 from pytyche.viz._effects import plot_decomposition, plot_leaderboard, plot_segment_intervals
 from pytyche.viz._tree import plot_policy_tree
 
@@ -35,4 +40,5 @@ __all__ = [
     "plot_rpv_by_cell",
     "plot_segment_intervals",
     "round_treatment_shares",
+    "short_numbers",
 ]

@@ -21,7 +21,7 @@ def _split_text(result: Any, path: list[tuple[int, bool, float]], feature: int,
     ``path`` (the splits above the node) narrows categorical levels to those still possible,
     so a second split on ``device`` reads "device is mobile", not a list of every level.
     """
-    from pytyche.analysis._policy_tree import split_path_rule
+    from pytyche.analysis import split_path_rule
 
     observed = result.observed
     schema = observed.feature_schema
