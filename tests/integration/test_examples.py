@@ -41,7 +41,9 @@ def test_simulated_sequential(tmp_path, monkeypatch):
     run_example("simulated_sequential.py", tmp_path, monkeypatch)
     check_report(tmp_path / "report.html")
     assert (tmp_path / "evolution.gif").stat().st_size > 0
-    assert "Against the simulated truth" in (tmp_path / "report.html").read_text()
+    report = (tmp_path / "report.html").read_text()
+    assert "Against the simulated truth" in report
+    assert "Regret against a fixed uniform split" in report
 
 
 def test_real_data_sequential(tmp_path, monkeypatch):
