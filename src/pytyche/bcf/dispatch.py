@@ -21,6 +21,7 @@ from pytyche.bcf.results import (
     stash_observed,
 )
 from pytyche.contracts import MetricFamily, ObservedExperimentData
+from pytyche.data import HURDLE_ZERO_SHARE, infer_metric
 from pytyche.errors import UncalibratedWarning
 
 __all__ = [
@@ -33,10 +34,10 @@ __all__ = [
     "select_family",
 ]
 
-#: Share of zero outcomes from which a non-negative outcome with a positive tail is read as
-#: zero-inflated revenue (the spec's 30%: loose enough for typical revenue data, strict enough
-#: to keep ordinary continuous metrics on the Gaussian model).
-HURDLE_ZERO_SHARE = 0.30
+# The fit each inferred metric gets. The rule and its 30% zero share (HURDLE_ZERO_SHARE,
+# re-exported here) live once, in pytyche.data._metric.infer_metric.
+_FAMILY_OF_METRIC = {"conversion_rate": "binary", "revenue_per_visitor": "hurdle",
+                     "continuous": "continuous"}
 
 
 def _check_observed(observed: object) -> None:
@@ -238,19 +239,8 @@ def select_family(y: np.ndarray) -> str:
         Every outcome is zero: it could be a conversion metric with no conversions or revenue
         with no spend, and neither can be fitted.
     """
-    y = np.asarray(y, dtype=np.float64)
-    if y.size and not np.any(y):
-        msg = (
-            "every outcome is 0: read as conversions there were none, read as revenue nobody "
-            "spent anything; neither model can estimate an effect. Collect more data or check "
-            "the outcome column"
-        )
-        raise ValueError(msg)
-    if np.isin(y, (0.0, 1.0)).all():
-        return "binary"
-    if (y == 0).mean() >= HURDLE_ZERO_SHARE and (y >= 0).all() and (y > 0).any():
-        return "hurdle"
-    return "continuous"
+    # One rule: the data layer's metric inference (an all-zero outcome is refused there).
+    return _FAMILY_OF_METRIC[infer_metric(np.asarray(y, dtype=np.float64))]
 
 
 def fit(observed: ObservedExperimentData, **kwargs: Any):

@@ -14,11 +14,12 @@ from __future__ import annotations
 
 from pytyche.data._encode import encode_new_visitors
 from pytyche.data._frame import from_dataframe
-from pytyche.data._metric import infer_metric
+from pytyche.data._metric import HURDLE_ZERO_SHARE, infer_metric
 from pytyche.data._readers import file_kind, looks_like_sql, read_csv, read_parquet, read_sql
 from pytyche.data._validate import check_fittable
 
 __all__ = [
+    "HURDLE_ZERO_SHARE",
     "check_fittable",
     "encode_new_visitors",
     "file_kind",
