@@ -208,6 +208,22 @@ class TestBootstrapT:
             bootstrap_effects(d, np.eye(5, 1, dtype=bool), d)
 
 
+class TestNormal:
+    def test_interval_is_estimate_plus_minus_z_se(self) -> None:
+        from pytyche.analysis._inference import normal_effects
+
+        d = np.random.default_rng(13).normal(1.0, 2.0, size=(400, 1))
+        (inf,) = normal_effects(d, np.ones_like(d, bool), np.zeros_like(d))
+        se = d.std(ddof=1) / math.sqrt(400)
+        assert inf.se == pytest.approx(se)
+        low, high = inf.interval(0.90)
+        assert low == pytest.approx(d.mean() - 1.644854 * se, rel=1e-3)
+        assert high == pytest.approx(d.mean() + 1.644854 * se, rel=1e-3)
+        assert np.mean(inf.draws <= 0) == pytest.approx(0.5 * math.erfc(d.mean() / se
+                                                                         / math.sqrt(2)),
+                                                        abs=2e-3)
+
+
 class TestConfidenceSequence:
     def test_wider_than_fixed_and_tightest_near_t_star(self) -> None:
         rho2 = cs_rho2(1000)
@@ -259,7 +275,7 @@ class TestDesignAnalysis:
         assert res.decision_basis == "design" and isinstance(res.design, DesignScores)
         assert res.design.outcome_model.startswith("arm means")
         for c in res.comparisons:
-            assert c.basis == "design" and c.method == "bootstrap-t"
+            assert c.basis == "design" and c.method == "normal"
             assert c.model_effect is not None and c.model_ci is not None and c.se > 0
         overall = [c for c in res.comparisons if c.segment_id is None]
         per_segment = [c for c in res.comparisons if c.segment_id is not None]
@@ -294,6 +310,15 @@ class TestDesignAnalysis:
         assert [c.recommendation.decision for c in direct] == [
             c.recommendation.decision for c in overall]
         assert all(c.basis == "model" for c in compare_variants(post))
+
+    def test_interval_choice(self) -> None:
+        """The normal interval is the default; the bootstrap-t is an option; anything else is
+        refused with the choices."""
+        post = planted_boundary(n=600, n_draws=20)
+        boot = analyze(post, n_bootstrap=0, interval="bootstrap-t")
+        assert {c.method for c in boot.comparisons} == {"bootstrap-t"}
+        with pytest.raises(ValueError, match="bootstrap-t"):
+            analyze(post, n_bootstrap=0, interval="percentile")
 
     def test_unknown_mode(self) -> None:
         with pytest.raises(ValueError, match="decisions"):

@@ -54,6 +54,7 @@ def analyze(
     decisions: str = "design",
     design: DesignScores | None = None,
     crossfit_folds: int = DEFAULT_FOLDS,
+    interval: str = "normal",
     progress: bool = False,
 ) -> AnalysisResult:
     """Turn a posterior into per-visitor effects, segments, comparisons and decisions.
@@ -91,6 +92,10 @@ def analyze(
         be refitted (no ``config`` / ``predict_levels``) is scored with arm means instead.
     crossfit_folds : int, default=2
         Folds of the default cross-fit.
+    interval : {"normal", "bootstrap-t"}, default="normal"
+        Design-based interval of one analysis (sequential scores always use the confidence
+        sequence). The normal interval is the measured default; see
+        :func:`pytyche.analysis._inference.normal_effects`.
     progress : bool, default=False
         Progress bars of the cross-fit's refits.
 
@@ -129,7 +134,7 @@ def analyze(
         msg = (f"design scores cover {scores.n_visitors} visitors and {scores.n_arms} arms; "
                f"the posterior has {view.n_visitors} and {view.n_arms}")
         raise AlignmentViolation(msg)
-    inference = DesignInference(scores, seed=seed)
+    inference = DesignInference(scores, seed=seed, method=interval)
     if scores.fold_models:
         # Honest segments: the tree is grown on the model that never saw fold 0, and its
         # leaves are measured on fold 0's scores (which that same model produced).

@@ -2,14 +2,12 @@
 
 Two regimes, one output shape (:class:`EffectInference`):
 
-- **One analysis** (a fixed sample): the studentised (bootstrap-t) interval of the mean of the
-  AIPW score differences. Revenue per visitor is mostly zeros with a long right tail; at a few
-  thousand visitors the sampling distribution of a mean is skewed and the normal interval's
-  one-sided errors are off by a large fraction of α. The bootstrap-t is second-order accurate
-  (Hall 1988, "Theoretical comparison of bootstrap confidence intervals"; Efron & Tibshirani
-  1993, ch. 12). Resamples use Poisson(1) weights (Chamandy et al. 2012, "Estimating
-  uncertainty for massive data streams"), so every effect and segment is resampled in one
-  matrix product.
+- **One analysis** (a fixed sample): the normal interval of the mean of the AIPW score
+  differences, ``estimate ± z · se`` (:func:`normal_effects`, where the measurement behind this
+  default is). The studentised bootstrap (bootstrap-t; Hall 1988, Efron & Tibshirani 1993,
+  ch. 12) is available as ``method="bootstrap-t"``, with Poisson(1) resampling weights
+  (Chamandy et al. 2012, "Estimating uncertainty for massive data streams") so every effect and
+  segment is resampled in one matrix product.
 - **A sequential experiment** (a look after every round): the asymptotic confidence sequence
   of Waudby-Smith, Arbour, Sinha, Kennedy & Ramdas (2021, "Time-uniform central limit theory
   and asymptotic confidence sequences", Thm 2.2, normal-mixture boundary). It covers the
@@ -33,10 +31,12 @@ from pytyche.analysis._intervals import check_level
 
 __all__ = [
     "BOOTSTRAP_DRAWS",
+    "INTERVAL_METHODS",
     "DesignInference",
     "EffectInference",
     "bootstrap_effects",
     "cs_halfwidth",
+    "normal_effects",
     "sequence_effects",
 ]
 
@@ -52,6 +52,9 @@ SEQUENCE_GRID = 4000
 SEQUENCE_ALPHA = 0.05
 
 _CHUNK = 50  # bootstrap rows per matrix product (bounded memory at 10^6 visitors)
+
+#: Intervals of one analysis: normal (the default, see :func:`normal_effects`) or bootstrap-t.
+INTERVAL_METHODS = ("normal", "bootstrap-t")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -162,6 +165,45 @@ def bootstrap_effects(
     return out
 
 
+def normal_effects(
+    differences: np.ndarray,
+    masks: np.ndarray,
+    control_scores: np.ndarray,
+    *,
+    grid: int = SEQUENCE_GRID,
+) -> list[EffectInference]:
+    """Normal (Wald) inference for several effects: the mean AIPW score difference ± z · se.
+
+    The default for one analysis. Measured on mostly-zero, heavy-tailed revenue
+    (``benchmarks/bench_decisions.py``; 600 null experiments of 4,000 visitors): one-sided
+    errors of 1.5% and 3.2% at a nominal 2.5%, and 94% coverage of nominal 90% intervals on
+    200-visitor segments, where the bootstrap-t gave 2.0% and 4.8%, and 85%. A difference of
+    two arms' means cancels most of each arm's skew, and the studentised mean of heavy-tailed
+    data is lighter-tailed than the normal (an outlier inflates its own standard error);
+    the bootstrap-t instead over-corrects for the skew of the sample at hand.
+
+    The confidence distribution is a deterministic grid of normal quantiles.
+    """
+    from scipy.special import ndtri
+
+    D = np.asarray(differences, dtype=np.float64)
+    M = np.asarray(masks, dtype=bool)
+    counts = M.sum(axis=0)
+    if (counts < 2).any():
+        msg = f"an effect averages over {int(counts.min())} visitor(s); at least 2 are needed"
+        raise ValueError(msg)
+    Mf = M.astype(np.float64)
+    est = (D * Mf).sum(axis=0) / counts
+    var = (((D - est) * Mf) ** 2).sum(axis=0) / (counts - 1)
+    se = np.sqrt(var / counts)
+    control = (np.asarray(control_scores, dtype=np.float64) * Mf).sum(axis=0) / counts
+    z = ndtri((np.arange(grid) + 0.5) / grid)
+    return [EffectInference(estimate=float(est[j]), se=float(se[j]), n=int(counts[j]),
+                            control_mean=float(control[j]), draws=est[j] + se[j] * z,
+                            method="normal", _t_quantiles=-z)
+            for j in range(D.shape[1])]
+
+
 def cs_rho2(t_star: float, alpha: float = SEQUENCE_ALPHA) -> float:
     """ρ² making the normal-mixture boundary tightest near ``t_star`` visitors (WS et al.)."""
     la = -2.0 * math.log(alpha)
@@ -240,12 +282,20 @@ def sequence_effects(
 class DesignInference:
     """Design-based effects of every treatment on any visitor masks, from one set of scores.
 
-    Fixed-sample scores get bootstrap-t inference; scores of a sequential experiment get the
-    confidence sequence, tuned at the first round's size.
+    Fixed-sample scores get normal inference (or the bootstrap-t, ``method="bootstrap-t"``);
+    scores of a sequential experiment get the confidence sequence, tuned at the first round's
+    size.
     """
 
     scores: DesignScores
     seed: int = 0
+    method: str = "normal"
+
+    def __post_init__(self) -> None:
+        if self.method not in INTERVAL_METHODS:
+            msg = (f"interval={self.method!r} must be one of {INTERVAL_METHODS} (sequential "
+                   "scores always use the confidence sequence)")
+            raise ValueError(msg)
 
     def effects(self, masks: list[np.ndarray]) -> list[list[EffectInference]]:
         """Per mask, one :class:`EffectInference` per non-control arm (arm order)."""
@@ -262,6 +312,8 @@ class DesignInference:
         if self.scores.sequential:
             first = self.scores.fold == self.scores.fold.min()
             flat = sequence_effects(D, M, C, t_star=int(first.sum()))
-        else:
+        elif self.method == "bootstrap-t":
             flat = bootstrap_effects(D, M, C, seed=self.seed)
+        else:
+            flat = normal_effects(D, M, C)
         return [flat[i * (k_arms - 1) : (i + 1) * (k_arms - 1)] for i in range(len(masks))]

@@ -19,6 +19,8 @@ GATE_LABELS = {"ship": "SHIP gate", "harm": "STOP: harm", "futility": "STOP: fut
 
 #: What the decision interval is, per ``ComparisonResult.method``.
 INTERVAL_NOTES = {
+    "normal": ("design-based: AIPW estimate with the known assignment probabilities and a "
+               "cross-fitted BCF outcome model, normal interval"),
     "bootstrap-t": ("design-based: AIPW estimate with the known assignment probabilities and "
                     "a cross-fitted BCF outcome model, studentised bootstrap interval"),
     "confidence sequence": ("design-based: AIPW estimate, anytime-valid confidence sequence "
