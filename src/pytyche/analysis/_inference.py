@@ -101,6 +101,34 @@ class EffectInference:
         return self.estimate - self.se * float(hi_t), self.estimate - self.se * float(lo_t)
 
 
+@dataclass(frozen=True, slots=True)
+class _Moments:
+    """Per effect (column): visitors, mean, standard error and control mean over its mask."""
+
+    D: np.ndarray
+    weights: np.ndarray  # the masks as 0/1 floats
+    counts: np.ndarray
+    estimate: np.ndarray
+    se: np.ndarray
+    control: np.ndarray
+
+    @classmethod
+    def of(cls, differences: np.ndarray, masks: np.ndarray,
+           control_scores: np.ndarray) -> _Moments:
+        D = np.asarray(differences, dtype=np.float64)
+        M = np.asarray(masks, dtype=bool)
+        counts = M.sum(axis=0)
+        if (counts < 2).any():
+            msg = (f"an effect averages over {int(counts.min())} visitor(s); at least 2 are "
+                   "needed")
+            raise ValueError(msg)
+        weights = M.astype(np.float64)
+        est = (D * weights).sum(axis=0) / counts
+        var = (((D - est) * weights) ** 2).sum(axis=0) / (counts - 1)
+        control = (np.asarray(control_scores, dtype=np.float64) * weights).sum(axis=0) / counts
+        return cls(D, weights, counts, est, np.sqrt(var / counts), control)
+
+
 def bootstrap_effects(
     differences: np.ndarray,
     masks: np.ndarray,
@@ -128,19 +156,11 @@ def bootstrap_effects(
     -------
     list of EffectInference, one per column.
     """
-    D = np.asarray(differences, dtype=np.float64)
-    M = np.asarray(masks, dtype=bool)
-    n, c = D.shape
-    counts = M.sum(axis=0)
-    if (counts < 2).any():
-        msg = f"an effect averages over {int(counts.min())} visitor(s); at least 2 are needed"
-        raise ValueError(msg)
-    Mf = M.astype(np.float64)
-    est = (D * Mf).sum(axis=0) / counts
-    centred = (D - est) * Mf
-    var = (centred**2).sum(axis=0) / (counts - 1)
-    se = np.sqrt(var / counts)
-    c1, c2 = centred, centred**2
+    mo = _Moments.of(differences, masks, control_scores)
+    Mf, est, se, counts, control = mo.weights, mo.estimate, mo.se, mo.counts, mo.control
+    n, c = mo.D.shape
+    c1 = (mo.D - est) * Mf
+    c2 = c1**2
     rng = np.random.default_rng(np.random.SeedSequence((seed, 0xB007)))
     t_star = np.empty((n_draws, c))
     for start in range(0, n_draws, _CHUNK):
@@ -153,7 +173,6 @@ def bootstrap_effects(
             t = shift / np.sqrt(var_b / s0)
         # A resample with no spread (or under 2 visitors) says nothing about the tails.
         t_star[start : start + rows] = np.where(np.isfinite(t), t, 0.0)
-    control = (np.asarray(control_scores, dtype=np.float64) * Mf).sum(axis=0) / counts
     out = []
     for j in range(c):
         draws = est[j] - se[j] * t_star[:, j]
@@ -186,22 +205,13 @@ def normal_effects(
     """
     from scipy.special import ndtri
 
-    D = np.asarray(differences, dtype=np.float64)
-    M = np.asarray(masks, dtype=bool)
-    counts = M.sum(axis=0)
-    if (counts < 2).any():
-        msg = f"an effect averages over {int(counts.min())} visitor(s); at least 2 are needed"
-        raise ValueError(msg)
-    Mf = M.astype(np.float64)
-    est = (D * Mf).sum(axis=0) / counts
-    var = (((D - est) * Mf) ** 2).sum(axis=0) / (counts - 1)
-    se = np.sqrt(var / counts)
-    control = (np.asarray(control_scores, dtype=np.float64) * Mf).sum(axis=0) / counts
+    mo = _Moments.of(differences, masks, control_scores)
     z = ndtri((np.arange(grid) + 0.5) / grid)
-    return [EffectInference(estimate=float(est[j]), se=float(se[j]), n=int(counts[j]),
-                            control_mean=float(control[j]), draws=est[j] + se[j] * z,
-                            method="normal", _t_quantiles=-z)
-            for j in range(D.shape[1])]
+    return [EffectInference(estimate=float(mo.estimate[j]), se=float(mo.se[j]),
+                            n=int(mo.counts[j]), control_mean=float(mo.control[j]),
+                            draws=mo.estimate[j] + mo.se[j] * z, method="normal",
+                            _t_quantiles=-z)
+            for j in range(mo.D.shape[1])]
 
 
 def cs_rho2(t_star: float, alpha: float = SEQUENCE_ALPHA) -> float:
@@ -253,27 +263,19 @@ def sequence_effects(
     ``estimate − w(2u)`` below the median and ``estimate + w(2(1 − u))`` above it, with ``w``
     the sequence's half-width.
     """
-    D = np.asarray(differences, dtype=np.float64)
-    M = np.asarray(masks, dtype=bool)
-    counts = M.sum(axis=0)
-    if (counts < 2).any():
-        msg = f"an effect averages over {int(counts.min())} visitor(s); at least 2 are needed"
-        raise ValueError(msg)
+    mo = _Moments.of(differences, masks, control_scores)
     rho2 = cs_rho2(t_star)
     u = (np.arange(grid) + 0.5) / grid
     tails = np.minimum(u, 1.0 - u)
     out = []
-    for j in range(D.shape[1]):
-        d = D[M[:, j], j]
-        m = int(counts[j])
-        est = float(d.mean())
-        sd = float(d.std(ddof=1))
+    for j in range(mo.D.shape[1]):
+        m = int(mo.counts[j])
+        est, sd = float(mo.estimate[j]), float(mo.se[j]) * math.sqrt(m)
         half = np.array([cs_halfwidth(sd, m, 2.0 * a, rho2) for a in tails])
         draws = np.where(u < 0.5, est - half, est + half)
-        control = float(np.asarray(control_scores)[M[:, j], j].mean())
         out.append(EffectInference(
-            estimate=est, se=sd / math.sqrt(m), n=m, control_mean=control, draws=draws,
-            method="confidence sequence", _cs=(sd, rho2),
+            estimate=est, se=float(mo.se[j]), n=m, control_mean=float(mo.control[j]),
+            draws=draws, method="confidence sequence", _cs=(sd, rho2),
         ))
     return out
 
