@@ -33,6 +33,7 @@ import argparse
 import json
 import math
 import os
+import tempfile
 import time
 import warnings
 from pathlib import Path
@@ -134,7 +135,8 @@ def _store(run: dict, variant: str) -> None:
     import fcntl
 
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    with open(RESULTS.with_suffix(".lock"), "w") as lock:  # invocations may run side by side
+    lock_path = Path(tempfile.gettempdir()) / "pytyche-loop-value.lock"
+    with open(lock_path, "w") as lock:  # invocations may run side by side
         fcntl.flock(lock, fcntl.LOCK_EX)
         data = _load()  # re-read: another invocation may have merged runs meanwhile
         data["runs"][_key(run, variant)] = {**run, "variant": variant}
