@@ -360,13 +360,24 @@ def _plain(value: Any) -> Any:
 # ---- demo -------------------------------------------------------------------------------------
 
 
-def _experiment_outputs(exp: Any, out: Path, settings: Mapping[str, Any]) -> dict[str, Path]:
+_EXPERIMENT_OUTPUTS = ("report.html", "evolution.gif", "plan.json", "plan.sql")
+
+
+def _experiment_outputs(exp: Any, out: Path, settings: Mapping[str, Any], *,
+                        plan_files: Mapping[str, str] | None = None) -> dict[str, Path]:
+    """Report, GIF (and a real-data run's plan files), staged and moved in only when all are
+    written, like ``analyze``'s outputs."""
     from pytyche.report import write_report
     from pytyche.viz import experiment_evolution_gif
 
-    paths = {"report": write_report(exp, out / "report.html", settings=settings)}
-    paths["evolution GIF"] = experiment_evolution_gif(exp, out / "evolution.gif")
-    return paths
+    with _clean_errors(OSError, ValueError), _staged_outputs(out, _EXPERIMENT_OUTPUTS) as stage:
+        for name, text in (plan_files or {}).items():
+            (stage / name).write_text(text)
+        write_report(exp, stage / "report.html", settings=settings)
+        experiment_evolution_gif(exp, stage / "evolution.gif")
+    paths = {f"next plan ({Path(name).suffix[1:].upper()})": out / name
+             for name in plan_files or {}}
+    return {**paths, "report": out / "report.html", "evolution GIF": out / "evolution.gif"}
 
 
 @app.command()
@@ -463,17 +474,14 @@ def run(
     for table in _round_tables(latest):
         console.print(table)
     plan = exp.next_recommendation
-    paths: dict[str, Path] = {}
+    plan_files: dict[str, str] = {}
     if plan is not None:
         with _clean_errors(ValueError):
-            (store_dir / "plan.json").write_text(json.dumps(export_policy_rules(plan), indent=2))
-            (store_dir / "plan.sql").write_text(str(export_policy_rules(plan, format="sql"))
-                                                + "\n")
-        paths["next plan (JSON)"] = store_dir / "plan.json"
-        paths["next plan (SQL)"] = store_dir / "plan.sql"
+            plan_files["plan.json"] = json.dumps(export_policy_rules(plan), indent=2)
+            plan_files["plan.sql"] = str(export_policy_rules(plan, format="sql")) + "\n"
         console.print(escape(plan.prose_summary))
-    paths.update(_experiment_outputs(exp, store_dir, {"command": "pytyche run", "data": data}))
-    _print_files(paths)
+    _print_files(_experiment_outputs(exp, store_dir, {"command": "pytyche run", "data": data},
+                                     plan_files=plan_files))
 
 
 @app.command()
