@@ -107,9 +107,9 @@ class TestGlossary:
         """_compute_basis in bcf/preprocess.py: (n, K-1) contrast coding against control."""
         from pytyche.bcf.preprocess import _compute_basis
 
-        Z = np.array([0, 1, 2, 0])  # control, arm 1, arm 2, control
-        basis = _compute_basis(Z)
-        np.testing.assert_array_equal(basis, [[0, 0], [1, 0], [0, 1], [0, 0]])
+        received = np.array([2, 0, 0, 1])  # one visitor per arm index, control twice
+        np.testing.assert_array_equal(_compute_basis(received),
+                                      [[0, 1], [0, 0], [0, 0], [1, 0]])
 
     def test_cells_and_tree_policy(self, posterior):
         """Cells with BaselinePolicy, UniformPolicy(over=...) and TreePolicy(tree, map)."""
