@@ -77,6 +77,7 @@ __all__ = [
     "VisitorSchema",
     "infer_schema",
     "metric_family_of",
+    "passes_ship_gate",
     "propensity_columns",
     "rule_from_dict",
     "rule_to_dict",
@@ -1169,6 +1170,33 @@ class DecisionThresholds:
             f"DecisionThresholds: p_futility={self.p_futility} must be below "
             f"p_better={self.p_better}",
         )
+
+    def ships(self, expected_loss: float, p_positive: float, p_better: float) -> bool:
+        """Whether evidence clears these thresholds' SHIP gate (see :func:`passes_ship_gate`)."""
+        return passes_ship_gate(
+            expected_loss, p_positive, p_better, loss_tolerance=self.loss_tolerance,
+            min_p_positive=self.p_positive, min_p_better=self.p_better,
+        )
+
+
+def passes_ship_gate(
+    expected_loss: float,
+    p_positive: float,
+    p_better: float,
+    *,
+    loss_tolerance: float,
+    min_p_positive: float,
+    min_p_better: float,
+) -> bool:
+    """The spec's SHIP gate, the one place it is written: expected loss below the tolerance,
+    P(positive) and P(better by the practical effect) above their thresholds (all strict).
+
+    The analysis' decisions (:class:`DecisionThresholds`) and the default graduation rule
+    (``ExpectedLossRule``) both apply it, each with its own thresholds.
+    """
+    return expected_loss < loss_tolerance and p_positive > min_p_positive and (
+        p_better > min_p_better
+    )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -100,10 +100,7 @@ def recommendation_summary(
     else:
         expected_loss = 0.0 if raw_loss == 0 else float("inf")
 
-    ship = (
-        expected_loss < th.loss_tolerance and p_positive > th.p_positive and p_better > th.p_better
-    )
-    if ship:
+    if th.ships(expected_loss, p_positive, p_better):
         decision = Decision.SHIP
         rationale = (
             f"SHIP gate: expected loss {expected_loss:.4g} < {th.loss_tolerance:g}, "

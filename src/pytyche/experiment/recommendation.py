@@ -32,9 +32,11 @@ import numpy as np
 
 from pytyche.contracts import (
     AnalysisResult,
+    DecisionThresholds,
     DiscoveredSegment,
     PolicyTreeResult,
     RecommendationSummary,
+    passes_ship_gate,
     rule_from_dict,
     rule_to_dict,
 )
@@ -138,6 +140,10 @@ class GraduationRule(Protocol):
         ...
 
 
+#: The analysis' SHIP gate at the spec's defaults: graduation asks the same evidence of a segment.
+_SHIP_DEFAULTS = DecisionThresholds()
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ExpectedLossRule:
     """The default graduation rule: small expected loss and a probable, practical gain.
@@ -156,9 +162,9 @@ class ExpectedLossRule:
         Segments less stable than this are never candidates.
     """
 
-    tolerance: float = 0.005
-    p_positive: float = 0.95
-    p_better: float = 0.80
+    tolerance: float = _SHIP_DEFAULTS.loss_tolerance
+    p_positive: float = _SHIP_DEFAULTS.p_positive
+    p_better: float = _SHIP_DEFAULTS.p_better
     sustained_rounds: int = 2
     min_stability: float = 0.80
 
@@ -176,10 +182,10 @@ class ExpectedLossRule:
             raise ValueError(msg)
 
     def fires(self, summary: RecommendationSummary) -> bool:
-        return (
-            summary.expected_loss < self.tolerance
-            and summary.p_positive > self.p_positive
-            and summary.p_better > self.p_better
+        return passes_ship_gate(
+            summary.expected_loss, summary.p_positive, summary.p_better,
+            loss_tolerance=self.tolerance, min_p_positive=self.p_positive,
+            min_p_better=self.p_better,
         )
 
 
