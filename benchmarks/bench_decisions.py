@@ -269,8 +269,10 @@ def run_loop_cell(cell: LoopCell) -> dict:
             counts["with_best"] += 1
             counts["best_dropped"] += dropped_best
             counts["best_stopped"] += stopped_best
-        print(f"  {cell.name} seed {seed}: {time.time() - t0:.0f}s", file=sys.stderr,
-              flush=True)
+        # The per-seed outcome goes to the log too, so a run cut short still has its counts.
+        print(f"  {cell.name} seed {seed}: {time.time() - t0:.0f}s shipped={shipped:d} "
+              f"stopped_harm={stopped:d} best={best} best_dropped={dropped_best:d} "
+              f"best_stopped={stopped_best:d}", file=sys.stderr, flush=True)
     rate = lambda k, n: {"rate": k / n if n else math.nan, "k": int(k),  # noqa: E731
                          "n": int(n), "ci95": wilson(int(k), int(n))}
     out = {"cell": cell.name, "template": cell.template, "metric": METRICS[cell.metric],
