@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from pytyche.analysis._blend import blend_probabilities
 from pytyche.analysis._export import ExportedPolicy, assign
 from pytyche.analysis._posterior import view_of
 from pytyche.contracts import AnalysisResult, CalibrationTruth, PolicyTreeResult
@@ -264,8 +265,6 @@ def loop_regret(rounds: Sequence[Any], treatments: Sequence[str]) -> tuple[Round
     ValueError
         A round has no truth with potential outcomes (real-data rounds have no regret).
     """
-    from pytyche.experiment.cells import blend_probabilities  # the loop's layer; lazy import
-
     names = list(treatments)
     out = []
     for rnd in rounds:

@@ -13,9 +13,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-import numpy as np
-
 if TYPE_CHECKING:  # pragma: no cover
+    import numpy as np
     import pandas as pd
 
     from pytyche.experiment.policies import Policy
@@ -125,25 +124,13 @@ def blend_probabilities(
 ) -> np.ndarray:
     """Probability of each treatment for each visitor under a round's whole cell structure.
 
-    A visitor lands in cell ``c`` with probability ``w_c`` and then receives treatment ``k``
-    with probability ``P_c(k | x)``, so its propensity is ``sum_c w_c · P_c(k | x)``.
-
-    Parameters
-    ----------
-    cells : sequence of Cell
-        The round's cells (weights summing to 1).
-    visitors : pandas.DataFrame
-        Visitor features, one row per visitor.
-    treatments : sequence of str
-        Column order of the result (the experiment's treatments universe, control first).
-
-    Returns
-    -------
-    numpy.ndarray
-        Shape (n, len(treatments)); rows sum to 1.
+    The cells are checked with :func:`validate_cell_weights`, then mixed by
+    :func:`pytyche.analysis._blend.blend_probabilities`, the one implementation (analysis
+    measures a round's regret under the same mixture); see it for the parameters. The import
+    is deferred so that importing the experiment layer loads neither the analysis layer nor
+    scikit-learn.
     """
+    from pytyche.analysis._blend import blend_probabilities as blend
+
     validate_cell_weights(cells)
-    out = np.zeros((len(visitors), len(treatments)), dtype=np.float64)
-    for c in cells:
-        out += c.weight * np.asarray(c.policy.probabilities(visitors, treatments), dtype=np.float64)
-    return out
+    return blend(cells, visitors, treatments)
