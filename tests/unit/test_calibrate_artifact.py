@@ -88,6 +88,15 @@ class TestSkip:
         assert cal.mismatches(_observed("conversion_rate", K=2), pooling=None) == []
         assert cal.adjust_level(0.8) == 0.8
 
+    def test_one_predicate_says_what_corrects_coverage(self) -> None:
+        """None and skip() leave intervals raw, an applied calibration corrects them; the
+        posterior, the analysis, the loop and the plots all ask this one function."""
+        from pytyche.bcf.results import corrects_coverage
+
+        assert not corrects_coverage(None)
+        assert not corrects_coverage(Calibration.skip())
+        assert corrects_coverage(_calibration())
+
     def test_skip_round_trips(self) -> None:
         again = Calibration.from_dict(json.loads(json.dumps(Calibration.skip().to_dict())))
         assert again == Calibration.skip()

@@ -21,6 +21,7 @@ from pytyche.analysis._intervals import check_level, credible_interval
 from pytyche.analysis._policy_tree import fit_policy_tree
 from pytyche.analysis._posterior import PosteriorView, view_of
 from pytyche.analysis._segments import segment_effects, with_design_gate
+from pytyche.bcf.results import corrects_coverage
 from pytyche.contracts import (
     AnalysisResult,
     ClaimLevel,
@@ -189,7 +190,7 @@ def _assemble(
                                first_id=first_id, inference=inference)
         found.extend(d.segment for d in made)
         per_leaf.extend(c for d in made for c in d.comparisons)
-    calibrated = view.calibration is not None and getattr(view.calibration, "applied", True)
+    calibrated = corrects_coverage(view.calibration)
     return AnalysisResult(
         posterior=posterior,
         cate_per_visitor=cate_frame(view, lvl),

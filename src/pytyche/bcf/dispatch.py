@@ -18,6 +18,7 @@ from pytyche.bcf.results import (
     ContinuousBCFResult,
     HurdleBCFResult,
     ObservedCopy,
+    corrects_coverage,
     stash_observed,
 )
 from pytyche.contracts import MetricFamily, ObservedExperimentData
@@ -88,7 +89,7 @@ def _calibration_for(observed: ObservedExperimentData, calibration: Any, pooling
     """
     if calibration is None:
         return None
-    if not getattr(calibration, "applied", True):
+    if not corrects_coverage(calibration):
         warnings.warn(
             "fitting with Calibration.skip(): this posterior's intervals are not corrected for "
             "coverage and may be too narrow at scale; pass Calibration.from_sweep(...) to "

@@ -36,6 +36,7 @@ __all__ = [
     "ContinuousBCFResult",
     "HurdleBCFResult",
     "ObservedCopy",
+    "corrects_coverage",
     "load_result",
     "provide",
     "stash_observed",
@@ -43,6 +44,15 @@ __all__ = [
 
 ObservedCopy = Literal["view", "deep", "ref"]
 _OBSERVED_COPY_MODES = ("view", "deep", "ref")
+
+
+def corrects_coverage(calibration: Any) -> bool:
+    """Whether ``calibration`` corrects interval coverage: ``None`` and ``Calibration.skip()``
+    leave intervals raw, any other calibration corrects them.
+
+    Duck-typed on ``applied`` (bcf sits below calibrate), the one test every layer uses.
+    """
+    return calibration is not None and bool(getattr(calibration, "applied", True))
 
 
 # --------------------------------------------------------------------------------------------
@@ -171,7 +181,7 @@ class _BCFResult:
 
     @property
     def is_calibrated(self) -> bool:
-        return self.calibration is not None and getattr(self.calibration, "applied", True)
+        return corrects_coverage(self.calibration)
 
     def has_decomposition(self) -> bool:
         """Whether the revenue effect splits into conversion and basket-size channels."""

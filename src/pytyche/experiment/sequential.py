@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 import pandas as pd
 
+from pytyche.bcf.results import corrects_coverage
 from pytyche.contracts import (
     RESERVED_CELL_COLUMN,
     RESERVED_ROUND_COLUMN,
@@ -544,9 +545,7 @@ class SequentialExperiment:
 
         data, truth = self._generator(round_idx, plan)
         data = self._prepare_round(data, truth, plan, round_idx)
-        uncalibrated = self._calibration is None or not getattr(self._calibration, "applied",
-                                                                 True)
-        if uncalibrated and not self._warned_uncalibrated:
+        if not corrects_coverage(self._calibration) and not self._warned_uncalibrated:
             self._warned_uncalibrated = True
             warnings.warn(
                 "running uncalibrated BCF posteriors (no calibration, or Calibration.skip()): "

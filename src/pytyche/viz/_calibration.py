@@ -62,13 +62,12 @@ def _calibration_of_posterior(source: Any) -> Any:
     """The calibration a fitted posterior carries, or ``source`` itself if it is no posterior."""
     if not (hasattr(source, "observed") and hasattr(source, "is_calibrated")):
         return source
-    calibration = getattr(source, "calibration", None)
-    if calibration is None or not getattr(calibration, "applied", True):
+    if not source.is_calibrated:
         msg = ("plot_calibration: this posterior carries no calibration (fitted without one, "
                "or with Calibration.skip()); pass calibration=Calibration.from_sweep(...) to "
                "the fit, or call posterior.apply_calibration(...) first")
         raise ValueError(msg)
-    return calibration
+    return source.calibration
 
 
 def plot_calibration(calibration_or_curve: Any, reference: Any = None,
