@@ -1,8 +1,8 @@
 """Integrity helpers shared by the on-disk formats (experiment stores, saved posteriors).
 
-Atomic replacement of a file, directory fsync, and a bounded read of a regular file: a path
-that is a link to a device (``/dev/zero``) or larger than the caller's limit is refused before
-anything is read.
+Atomic replacement of a file, directory fsync, a bounded read of a regular file (a path that is
+a link to a device (``/dev/zero``) or larger than the caller's limit is refused before anything
+is read), and the one conversion of numpy values to what :mod:`json` writes.
 """
 
 from __future__ import annotations
@@ -10,9 +10,13 @@ from __future__ import annotations
 import os
 import stat
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
-__all__ = ["atomic_write", "fsync_dir", "read_regular_file"]
+import numpy as np
+
+__all__ = ["atomic_write", "fsync_dir", "jsonable", "read_regular_file"]
 
 
 def fsync_dir(path: Path) -> None:
@@ -75,3 +79,34 @@ def read_regular_file(path: Path, limit: int) -> bytes:
         msg = "changed size while being read; read it again when nothing writes it"
         raise ValueError(msg)
     return data
+
+
+def jsonable(value: Any) -> Any:
+    """``value`` with numpy arrays and scalars made Python lists and scalars, recursively.
+
+    Mappings become dicts (numpy keys made Python scalars), lists and tuples become lists.
+    Non-finite floats stay floats: :mod:`json` writes them as ``NaN``/``Infinity`` and reads
+    them back, so every pytyche file round-trips its values exactly. Anything :mod:`json`
+    cannot write raises instead of being written as something else.
+
+    Raises
+    ------
+    TypeError
+        ``value`` holds an object that is not a mapping, sequence, number, string or None.
+    """
+    if isinstance(value, Mapping):
+        return {_key(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [jsonable(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return jsonable(value.tolist())
+    if isinstance(value, np.generic):
+        return value.item()
+    if value is None or isinstance(value, str | int | float):
+        return value
+    msg = f"cannot write {type(value).__name__} to JSON"
+    raise TypeError(msg)
+
+
+def _key(key: Any) -> Any:
+    return key.item() if isinstance(key, np.generic) else key

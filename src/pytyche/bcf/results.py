@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 import numpy as np
 import pandas as pd
 
+from pytyche._integrity import jsonable
 from pytyche.contracts import (
     MetricFamily,
     ObservedExperimentData,
@@ -419,7 +420,7 @@ def _write_result(result: _BCFResult, folder: Path) -> None:
         "n": fit.n,
         "seed": fit.seed,
         "config": dataclasses.asdict(fit.config),
-        "diagnostics": _jsonable(fit.diagnostics),
+        "diagnostics": jsonable(fit.diagnostics),
         "timings": fit.timings,
         "n_forests": len(fit.forests),
         "experiment_id": observed.experiment_id,
@@ -429,18 +430,6 @@ def _write_result(result: _BCFResult, folder: Path) -> None:
         "calibration": None if result.calibration is None else result.calibration.to_dict(),
     }
     write_posterior(result, folder, meta)
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, np.generic):
-        return value.item()
-    return value
 
 
 def load_result(path: str | os.PathLike[str]) -> _BCFResult:

@@ -29,7 +29,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from pytyche._integrity import atomic_write
+from pytyche._integrity import atomic_write, jsonable
 from pytyche.contracts import CalibrationRecord
 
 __all__ = [
@@ -184,7 +184,7 @@ def run_task(task: SweepTask) -> dict[str, Any]:
         "record": _record_to_dict(record),
         "segment_levels": scores["segment_levels"],
         "arm_levels": scores["arm_levels"],
-        "diagnostics": _jsonable(posterior.diagnostics),
+        "diagnostics": jsonable(posterior.diagnostics),
     }
 
 
@@ -198,21 +198,6 @@ def _random_share(observed: Any, share: float, seed: int) -> Any:
         keep = np.sort(rng.permutation(v.n_visitors)[: max(1, round(share * v.n_visitors))])
         variants.append(VariantData.from_visitors(v.name, v.visitors.iloc[keep]))
     return dataclasses.replace(observed, variants=tuple(variants))
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return _jsonable(value.tolist())
-    if isinstance(value, (np.floating, float)):
-        f = float(value)
-        return f if math.isfinite(f) else None
-    if isinstance(value, (np.integer, int, bool, str)) or value is None:
-        return value.item() if isinstance(value, np.generic) else value
-    return str(value)
 
 
 def _record_to_dict(record: CalibrationRecord) -> dict[str, Any]:

@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from pytyche._integrity import atomic_write, read_regular_file
+from pytyche._integrity import atomic_write, jsonable, read_regular_file
 from pytyche._integrity import fsync_dir as _fsync_dir
 from pytyche.contracts import (
     AlignedVisitorArray,
@@ -71,16 +71,7 @@ _TRUTH_LISTS = ("contrast_cate_per_visitor", "p_per_visitor", "m_per_visitor")
 
 
 def _json_bytes(obj: Any) -> bytes:
-    return json.dumps(obj, indent=2, sort_keys=True, allow_nan=True, default=_json_default).encode()
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    msg = f"cannot write {type(value).__name__} to JSON"
-    raise TypeError(msg)
+    return json.dumps(jsonable(obj), indent=2, sort_keys=True, allow_nan=True).encode()
 
 
 def _sha256(data: bytes) -> str:
