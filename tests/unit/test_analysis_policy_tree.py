@@ -87,6 +87,20 @@ class TestNoise:
         assert not has_credible_segments(tree)
 
 
+class TestJaccardMatch:
+    def test_one_index_for_leaves_and_for_pairs(self) -> None:
+        """Stability (a set against every leaf) and graduation (a set against a set) share one
+        Jaccard index and one 0.5 threshold; empty sets overlap nothing."""
+        from pytyche.analysis._policy_tree import jaccard_by_label, same_segment
+
+        a = np.array([1, 1, 1, 0, 0, 0], dtype=bool)
+        leaves = np.array([0, 0, 1, 1, 2, 2])
+        np.testing.assert_allclose(jaccard_by_label(a, leaves), [2 / 3, 1 / 4, 0.0])
+        assert same_segment(a, np.array([1, 1, 0, 0, 0, 0], dtype=bool))  # 2/3
+        assert not same_segment(a, np.array([1, 0, 0, 1, 0, 0], dtype=bool))  # 1/4
+        assert not same_segment(np.zeros(6, bool), np.zeros(6, bool))
+
+
 class TestLeafRules:
     def test_categorical_and_binary_rules_read_in_levels(self) -> None:
         """Categorical splits decode to levels (In/Eq) and binary splits to EqRule 0/1."""

@@ -207,13 +207,37 @@ def _stability(
     for _ in range(n_bootstrap):
         idx = rng.integers(0, n, size=n)
         boot = _grow(X[idx], gains[idx], max_depth, min_samples_leaf).apply(X)
-        sizes = np.bincount(boot)
         for leaf, mask in members.items():
-            inter = np.bincount(boot[mask], minlength=len(sizes))
-            union = mask.sum() + sizes - inter
-            jaccard = np.divide(inter, union, out=np.zeros(len(sizes)), where=union > 0)
-            hits[leaf] += int(jaccard.max() >= JACCARD_MATCH)
+            hits[leaf] += int(jaccard_by_label(mask, boot).max() >= JACCARD_MATCH)
     return {leaf: hits[leaf] / n_bootstrap for leaf in members}
+
+
+def jaccard_by_label(members: np.ndarray, labels: np.ndarray, n_labels: int = 0) -> np.ndarray:
+    """Jaccard index of the rows in ``members`` with the rows of each label.
+
+    Parameters
+    ----------
+    members : numpy.ndarray
+        (n,) bool, one visitor set.
+    labels : numpy.ndarray
+        (n,) non-negative ints, a partition of the same visitors (a tree's leaves).
+    n_labels : int, default=0
+        At least this many labels are scored (labels no row has score 0).
+
+    Returns
+    -------
+    numpy.ndarray
+        (max(labels) + 1 or n_labels,) float64; 0 where both sets are empty.
+    """
+    sizes = np.bincount(labels, minlength=n_labels)
+    inter = np.bincount(labels[members], minlength=len(sizes))
+    union = np.count_nonzero(members) + sizes - inter
+    return np.divide(inter, union, out=np.zeros(len(sizes)), where=union > 0)
+
+
+def same_segment(a: np.ndarray, b: np.ndarray) -> bool:
+    """Whether two (n,) bool visitor sets are one segment: Jaccard >= :data:`JACCARD_MATCH`."""
+    return bool(jaccard_by_label(a, np.asarray(b, dtype=np.intp), 2)[1] >= JACCARD_MATCH)
 
 
 def leaf_rules(

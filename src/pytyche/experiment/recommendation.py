@@ -189,11 +189,6 @@ class ExpectedLossRule:
         )
 
 
-def _jaccard(a: np.ndarray, b: np.ndarray) -> float:
-    union = np.count_nonzero(a | b)
-    return float(np.count_nonzero(a & b) / union) if union else 0.0
-
-
 def find_graduation_candidates(
     analysis: AnalysisResult,
     *,
@@ -216,8 +211,11 @@ def find_graduation_candidates(
     tuple of GraduationCandidate
         One per pair clearing the rule this round. ``sustained_rounds`` is one more than the
         streak of the previous round's pair for the same treatment whose segment overlaps
-        this one (Jaccard ≥ 0.5 of members among the current visitors), else 1.
+        this one (Jaccard ≥ 0.5 of members among the current visitors, the policy tree's
+        own stability match), else 1.
     """
+    from pytyche.analysis._policy_tree import same_segment  # lazy: sklearn loads on use
+
     rule = rule if rule is not None else ExpectedLossRule()
     segments = {s.id: s for s in analysis.segments}
     frame = None
@@ -239,7 +237,7 @@ def find_graduation_candidates(
             mask = np.asarray(segment.rule.mask(frame), dtype=bool)
             for cand in earlier:
                 other = np.asarray(cand.segment.rule.mask(frame), dtype=bool)
-                if _jaccard(mask, other) >= 0.5:
+                if same_segment(mask, other):
                     streak = max(streak, cand.sustained_rounds + 1)
         summary = comp.recommendation
         out.append(GraduationCandidate(
