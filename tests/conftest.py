@@ -31,3 +31,33 @@ def _release_compiled_programs():
         loop = sys.modules.get("pytyche.bcf._loop")
         if loop is not None:
             loop._BLOCK_FNS.clear()
+
+
+#: Set by `.ci/run`: in CI every test must run, so a skip (a missing browser, a module that
+#: skipped itself, a data-dependent ``pytest.skip``) is reported as a failure instead.
+NO_SKIPS = os.environ.get("PYTYCHE_NO_SKIPS", "") not in ("", "0")
+
+
+def _as_failure(report: pytest.TestReport | pytest.CollectReport) -> None:
+    """Turn a skipped report into a failed one that says why it skipped."""
+    longrepr = report.longrepr
+    reason = longrepr[2] if isinstance(longrepr, tuple) and len(longrepr) == 3 else longrepr
+    report.outcome = "failed"
+    report.longrepr = (f"skipped, and PYTYCHE_NO_SKIPS is set (CI runs every test): {reason}")
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    report = yield
+    # an expected failure (xfail) reports as skipped with `wasxfail`; it is not a skip
+    if NO_SKIPS and report.skipped and not hasattr(report, "wasxfail"):
+        _as_failure(report)
+    return report
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_make_collect_report(collector):
+    report = yield
+    if NO_SKIPS and report.skipped:  # a module that skipped itself while being imported
+        _as_failure(report)
+    return report
