@@ -13,12 +13,9 @@ One call of :meth:`SequentialExperiment.advance` (or ``next(exp)``) runs one rou
 
 A failure before step 5 leaves the experiment as it was.
 
-Row order of the cumulative data
---------------------------------
-Variants follow the treatments universe (control first), each concatenating its rows from
-every round in round order: all rounds of the control, then all rounds of the next treatment,
-and so on. Arrays aligned with one round's own rows (truth, cell ids) are moved into that
-order with the position maps :func:`build_cumulative` returns (:func:`stitch_rounds`).
+The loop's parts live by job: :mod:`._cumulative` (the cumulative data and truth, and their
+row order), :mod:`._round_checks` (a round's cells and data), :mod:`._loop_config` (the
+configuration in the store and resume) and :mod:`._loop_report` (summary and report).
 """
 
 from __future__ import annotations
@@ -38,16 +35,16 @@ from pytyche.bcf.results import corrects_coverage
 from pytyche.contracts import (
     RESERVED_CELL_COLUMN,
     RESERVED_ROUND_COLUMN,
-    AlignedVisitorArray,
     CalibrationTruth,
     ObservedExperimentData,
-    VariantData,
-    propensity_columns,
 )
 from pytyche.errors import StoreError, UncalibratedWarning
-from pytyche.experiment.cells import CONTROL_CELL, Cell, blend_probabilities, validate_cell_weights
+from pytyche.experiment._cumulative import build_cumulative, cumulative_truth, stitch_rounds
+from pytyche.experiment._loop_config import config_record, resume_arguments
+from pytyche.experiment._loop_report import experiment_report, experiment_summary
+from pytyche.experiment._round_checks import PAST_ROUNDS, check_round_cells, prepare_round
+from pytyche.experiment.cells import Cell, validate_cell_weights
 from pytyche.experiment.experiment import Experiment, Round, compute_cell_observations
-from pytyche.experiment.policies import policy_from_dict, policy_to_dict
 from pytyche.experiment.recommendation import (
     ExpectedLossRule,
     GraduationCandidate,
@@ -56,7 +53,7 @@ from pytyche.experiment.recommendation import (
     cold_start_plan,
     recommend,
 )
-from pytyche.experiment.schedule import Schedule, schedule_from_dict, schedule_to_dict
+from pytyche.experiment.schedule import Schedule
 from pytyche.experiment.store import ExperimentStore
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -79,172 +76,6 @@ __all__ = [
 Generator = Callable[
     [int, NextRoundPlan], tuple[ObservedExperimentData, CalibrationTruth | None]
 ]
-
-#: Cell id given to earlier rounds' rows when scoring the current round's cells.
-_PAST_ROUNDS = "__past__"
-
-
-# --------------------------------------------------------------------------------------------
-# Cumulative assembly
-# --------------------------------------------------------------------------------------------
-
-
-def build_cumulative(
-    rounds: Sequence[ObservedExperimentData], treatments: Sequence[str] | None = None
-) -> tuple[ObservedExperimentData, list[np.ndarray]]:
-    """Concatenate rounds into one cumulative data set.
-
-    Parameters
-    ----------
-    rounds : sequence of ObservedExperimentData
-        Each round's own data, in round order.
-    treatments : sequence of str or None, default=None
-        Variant order of the result (names never seen are skipped); ``None`` means
-        first-seen order.
-
-    Returns
-    -------
-    cumulative : ObservedExperimentData
-        Variant-major: every round's rows of the first variant, then of the next, ...
-    positions : list of numpy.ndarray
-        ``positions[r][i]`` is the cumulative row of row ``i`` of round ``r``'s own
-        ``visitors()`` order.
-    """
-    seen: list[str] = []
-    for data in rounds:
-        seen.extend(v.name for v in data.variants if v.name not in seen)
-    order = [t for t in treatments if t in seen] if treatments is not None else seen
-    order += [t for t in seen if t not in order]
-    # First cumulative row of each (round, variant) block, walking variant-major.
-    block_first: dict[tuple[int, str], int] = {}
-    next_row = 0
-    for name in order:
-        for r, data in enumerate(rounds):
-            sizes = {v.name: v.n_visitors for v in data.variants}
-            if name in sizes:
-                block_first[(r, name)] = next_row
-                next_row += sizes[name]
-    positions = []
-    for r, data in enumerate(rounds):
-        blocks = [block_first[(r, v.name)] + np.arange(v.n_visitors) for v in data.variants]
-        positions.append(np.concatenate(blocks))
-    variants = []
-    for name in order:
-        frames = [v.visitors for data in rounds for v in data.variants if v.name == name]
-        variants.append(VariantData.from_visitors(name, pd.concat(frames, ignore_index=True)))
-    schemas = [data.schema for data in rounds]
-    same = all(s is not None and s == schemas[0] for s in schemas)
-    cumulative = ObservedExperimentData(  # differing schemas: re-infer on the whole data
-        experiment_id=rounds[0].experiment_id, metric=rounds[0].metric, variants=variants,
-        schema=schemas[0] if same else None,
-    )
-    return cumulative, positions
-
-
-def stitch_rounds(arrays: Sequence[np.ndarray], positions: Sequence[np.ndarray],
-                  n_total: int) -> np.ndarray:
-    """Place per-round arrays (first axis = the round's own rows) into cumulative order."""
-    first = np.asarray(arrays[0])
-    out = np.empty((n_total, *first.shape[1:]), dtype=first.dtype)
-    for pos, arr in zip(positions, arrays, strict=True):
-        out[pos] = np.asarray(arr)
-    return out
-
-
-def cumulative_truth(
-    truths: Sequence[CalibrationTruth], positions: Sequence[np.ndarray], n_total: int
-) -> CalibrationTruth:
-    """Merge per-round truths into one aligned with the cumulative rows.
-
-    Per-visitor arrays are stitched with :func:`stitch_rounds`; ``effect`` and each effect
-    component are visitor-weighted means.
-
-    Raises
-    ------
-    ValueError
-        The rounds disagree on the metric, on the effect components, or on which per-visitor
-        fields they carry.
-    """
-    first = truths[0]
-    for t in truths[1:]:
-        if t.metric_id != first.metric_id or set(t.effect_components) != set(
-            first.effect_components
-        ):
-            msg = (f"round truths disagree: metric {first.metric_id!r} vs {t.metric_id!r}, "
-                   f"components {sorted(first.effect_components)} vs "
-                   f"{sorted(t.effect_components)}")
-            raise ValueError(msg)
-    weights = np.array([len(p) for p in positions], dtype=np.float64)
-    weights /= weights.sum()
-
-    def mean_of(values: Sequence[float]) -> float:
-        return float(np.dot(weights, np.asarray(values, dtype=np.float64)))
-
-    def stitch(entries: Sequence[AlignedVisitorArray]) -> AlignedVisitorArray:
-        return AlignedVisitorArray(values=stitch_rounds([e.values for e in entries], positions,
-                                                        n_total), n_visitors=n_total)
-
-    fields: dict[str, Any] = {}
-    for f in dataclasses.fields(CalibrationTruth):
-        values = [getattr(t, f.name) for t in truths]
-        if f.name in ("effect", "metric_id", "metric_family", "effect_components"):
-            continue
-        if all(v is None for v in values):
-            fields[f.name] = None
-            continue
-        if any(v is None for v in values):
-            msg = f"truth field {f.name!r} is set in some rounds but not in others"
-            raise ValueError(msg)
-        if isinstance(values[0], list):
-            if len({len(v) for v in values}) != 1:
-                msg = f"truth field {f.name!r} changes length between rounds"
-                raise ValueError(msg)
-            fields[f.name] = [stitch([v[i] for v in values]) for i in range(len(values[0]))]
-        else:
-            fields[f.name] = stitch(values)
-    return CalibrationTruth(
-        effect=mean_of([t.effect for t in truths]),
-        metric_id=first.metric_id,
-        metric_family=first.metric_family,
-        effect_components={k: mean_of([t.effect_components[k] for t in truths])
-                           for k in first.effect_components},
-        **fields,
-    )
-
-
-# --------------------------------------------------------------------------------------------
-# The loop
-# --------------------------------------------------------------------------------------------
-
-
-def _storable(name: str, options: Mapping[str, Any]) -> dict[str, Any]:
-    """``options`` as stored in the store's config; refuse what JSON cannot hold.
-
-    A resumed experiment must run with the options of the original one, so an option that
-    cannot be written is an error here rather than silently missing after ``resume``.
-    """
-    import json
-
-    bad = []
-    for key, value in options.items():
-        try:
-            json.dumps(value)
-        except (TypeError, ValueError):
-            bad.append(key)
-    if bad:
-        msg = (f"{name} {sorted(bad)} cannot be written to the experiment store (not JSON: "
-               f"numbers, strings, lists and dicts only), so resume could not restore them; "
-               "pass plain values, or run without store=")
-        raise StoreError(msg)
-    return dict(options)
-
-
-def _calibration_record(calibration: Any) -> dict[str, Any] | None:
-    """What the store keeps about the calibration: enough for resume to insist on it."""
-    if calibration is None:
-        return None
-    return {"name": str(getattr(calibration, "name", type(calibration).__name__)),
-            "applied": bool(getattr(calibration, "applied", True))}
 
 
 class SequentialExperiment:
@@ -360,38 +191,7 @@ class SequentialExperiment:
         self._rounds: list[Round] = []
         self._current_plan: NextRoundPlan | None = None
         self._warned_uncalibrated = False
-        self._store = ExperimentStore.create(store, self._config_dict()) if store else None
-
-    # ---- configuration persistence -------------------------------------------------------
-
-    def _config_dict(self) -> dict[str, Any]:
-        """The configuration written to the store; refuses what resume could not restore."""
-        rule = self._graduation_rule
-        config = self._fit_config
-        if config is not None and not callable(getattr(config, "to_dict", None)):
-            msg = (f"fit_config of type {type(config).__name__} cannot be written to the "
-                   "experiment store; pass a GPUBCFConfig")
-            raise StoreError(msg)
-        if rule is None or type(rule) is ExpectedLossRule:  # a subclass may change behaviour
-            rule_record = None if rule is None else dataclasses.asdict(rule)
-        else:  # kept by name only: resume asks for it again instead of using the default
-            rule_record = {"custom": type(rule).__qualname__}
-        return {
-            "treatments": self._treatments,
-            "schedule": schedule_to_dict(self._schedule),
-            "cells": ([{"id": c.id, "weight": c.weight, "policy": policy_to_dict(c.policy)}
-                       for c in self._cells] if self._cells is not None else None),
-            "min_control_weight": self._min_control_weight,
-            "min_explore_weight": self._min_explore_weight,
-            "max_segment_depth": self._max_segment_depth,
-            "min_segment_share": self._min_segment_share,
-            "graduation_rule": rule_record,
-            "seed": self._seed,
-            "fit_config": None if config is None else config.to_dict(),
-            "fit_options": _storable("fit_options", self._fit_options),
-            "analysis_options": _storable("analysis_options", self._analysis_options),
-            "calibration": _calibration_record(self._calibration),
-        }
+        self._store = ExperimentStore.create(store, config_record(self)) if store else None
 
     @classmethod
     def resume(
@@ -431,57 +231,11 @@ class SequentialExperiment:
             again (the message names the argument).
         """
         st = ExperimentStore.open(store)
-        cfg = st.config
         try:
-            if schedule is None:
-                if cfg.get("schedule") is None:
-                    msg = (f"store {str(store)!r} used a custom schedule, which is not stored; "
-                           "pass schedule= to resume")
-                    raise StoreError(msg)
-                schedule = schedule_from_dict(cfg["schedule"])
-            stored_rule = cfg.get("graduation_rule")
-            if graduation_rule is None and stored_rule is not None:
-                if "custom" in stored_rule:
-                    msg = (f"store {str(store)!r} used the custom graduation rule "
-                           f"{stored_rule['custom']}, which is not stored; pass "
-                           "graduation_rule= to resume")
-                    raise StoreError(msg)
-                graduation_rule = ExpectedLossRule(**stored_rule)
-            stored_cal = cfg.get("calibration")
-            if calibration is None and stored_cal is not None and not stored_cal["applied"]:
-                from pytyche.calibrate import Calibration
-
-                calibration = Calibration.skip()  # nothing to restore but the label
-            if calibration is None and stored_cal is not None:
-                msg = (f"store {str(store)!r} ran with calibration {stored_cal['name']!r}, "
-                       "which is not stored; pass calibration= (the same Calibration) to "
-                       "resume")
-                raise StoreError(msg)
-            fit_config = None
-            if cfg.get("fit_config") is not None:
-                from pytyche.bcf.config import GPUBCFConfig
-
-                fit_config = GPUBCFConfig(**cfg["fit_config"])
-            if cells is None and cfg.get("cells") is not None:
-                custom = [c["id"] for c in cfg["cells"] if c["policy"].get("type") == "custom"]
-                if custom:
-                    msg = (f"store {str(store)!r}: round-0 cells {custom} used custom "
-                           "policies, which are not stored; pass cells= to resume")
-                    raise StoreError(msg)
-                cells = [Cell(c["id"], policy_from_dict(c["policy"]), float(c["weight"]))
-                         for c in cfg["cells"]]
-            exp = cls(
-                generator=generator, schedule=schedule, treatments=cfg["treatments"],
-                cells=cells, min_control_weight=cfg["min_control_weight"],
-                min_explore_weight=cfg["min_explore_weight"],
-                max_segment_depth=cfg["max_segment_depth"],
-                min_segment_share=cfg["min_segment_share"], calibration=calibration,
-                graduation_rule=graduation_rule, seed=cfg["seed"], progress=progress,
-                fit_config=fit_config,
-                fit_options=fit_options if fit_options is not None else cfg.get("fit_options"),
-                analysis_options=(analysis_options if analysis_options is not None
-                                  else cfg.get("analysis_options")),
-            )
+            exp = cls(generator=generator, progress=progress, **resume_arguments(
+                st.config, store, schedule=schedule, calibration=calibration,
+                graduation_rule=graduation_rule, cells=cells, fit_options=fit_options,
+                analysis_options=analysis_options))
         except (KeyError, TypeError) as err:
             msg = f"store {str(store)!r} has an unreadable configuration ({err})"
             raise StoreError(msg) from err
@@ -534,17 +288,11 @@ class SequentialExperiment:
         if chosen is not None:
             updates["cells"] = tuple(chosen)
         plan = dataclasses.replace(plan, **updates)
-        ids = [c.id for c in plan.cells]
-        if _PAST_ROUNDS in ids:
-            msg = f"cell id {_PAST_ROUNDS!r} is reserved by the loop; rename that cell"
-            raise ValueError(msg)
-        if CONTROL_CELL not in ids:
-            msg = (f"the round's cells {ids} have no {CONTROL_CELL!r} cell; per-cell lifts are "
-                   "measured against it, so keep one")
-            raise ValueError(msg)
+        check_round_cells(plan)
 
         data, truth = self._generator(round_idx, plan)
-        data = self._prepare_round(data, truth, plan, round_idx)
+        data = prepare_round(data, truth, plan, round_idx, treatments=self._treatments,
+                             first=self._rounds[0] if self._rounds else None)
         if not corrects_coverage(self._calibration) and not self._warned_uncalibrated:
             self._warned_uncalibrated = True
             warnings.warn(
@@ -561,7 +309,7 @@ class SequentialExperiment:
         analysis = self._fit_round(cumulative, round_idx)
         posterior = analysis.posterior
 
-        assignment = np.full(n_total, _PAST_ROUNDS, dtype=object)
+        assignment = np.full(n_total, PAST_ROUNDS, dtype=object)
         assignment[positions[-1]] = data.column(RESERVED_CELL_COLUMN).astype(object)
         served = [c for c in plan.cells if np.any(assignment == c.id)]
         cell_observations = compute_cell_observations(posterior, served, assignment)
@@ -679,80 +427,6 @@ class SequentialExperiment:
                 cumulative, cumulative.column(RESERVED_ROUND_COLUMN), seed=self._seed))
         return analyze(posterior, **analysis_options)
 
-    # ---- validation -------------------------------------------------------------------------
-
-    def _prepare_round(
-        self, data: ObservedExperimentData, truth: CalibrationTruth | None, plan: NextRoundPlan,
-        round_idx: int,
-    ) -> ObservedExperimentData:
-        """Check a round's data and complete its per-visitor record (round, propensities)."""
-        if not isinstance(data, ObservedExperimentData):
-            msg = (f"the generator returned {type(data).__name__} for round {round_idx}; it "
-                   "must return (ObservedExperimentData, CalibrationTruth or None)")
-            raise TypeError(msg)
-        for v in data.variants:
-            if RESERVED_CELL_COLUMN not in v.visitors.columns:
-                msg = (f"round {round_idx} data for treatment {v.name!r} lacks the reserved "
-                       f"{RESERVED_CELL_COLUMN!r} column; generators must record the cell that "
-                       "allocated each visitor")
-                raise ValueError(msg)
-        unknown = sorted(set(data.treatments) - set(self._treatments))
-        if unknown:
-            msg = (f"round {round_idx} data has treatments {unknown} outside the experiment's "
-                   f"treatments {self._treatments}")
-            raise ValueError(msg)
-        plan_ids = {c.id for c in plan.cells}
-        cell_ids = data.column(RESERVED_CELL_COLUMN)
-        unknown = sorted({str(c) for c in cell_ids} - plan_ids)
-        if unknown:
-            msg = (f"round {round_idx} {RESERVED_CELL_COLUMN!r} column holds ids {unknown} that "
-                   f"match no cell of the round's plan {sorted(plan_ids)}")
-            raise ValueError(msg)
-        if self._rounds:
-            first = self._rounds[0]
-            if data.experiment_id != first.observed.experiment_id:
-                msg = (f"round data experiment_id {data.experiment_id!r} does not match the "
-                       f"experiment's {first.observed.experiment_id!r}")
-                raise ValueError(msg)
-            if data.metric != first.observed.metric:
-                msg = (f"round data metric {data.metric!r} does not match the experiment's "
-                       f"{first.observed.metric!r}")
-                raise ValueError(msg)
-            if (truth is None) != (first.truth is None):
-                before = "sim (truth set)" if first.truth is not None else "real (truth None)"
-                msg = (f"sim/real mode may not change between rounds: earlier rounds were "
-                       f"{before}, round {round_idx} returned truth "
-                       f"{'set' if truth is not None else 'None'}")
-                raise ValueError(msg)
-        if truth is not None and truth.n_visitors not in (0, data.n_visitors):
-            msg = (f"round {round_idx} truth covers {truth.n_visitors} visitors but the data has "
-                   f"{data.n_visitors}")
-            raise ValueError(msg)
-
-        cols = list(propensity_columns(len(self._treatments)))
-        variants = []
-        for v in data.variants:
-            frame = v.visitors
-            present = [c for c in cols if c in frame.columns]
-            if present and len(present) != len(cols):
-                msg = (f"round {round_idx} treatment {v.name!r} has propensity columns {present}; "
-                       f"give all of {cols} (over the treatments {self._treatments}) or none")
-                raise ValueError(msg)
-            extra: dict[str, Any] = {}
-            if RESERVED_ROUND_COLUMN not in frame.columns:
-                extra[RESERVED_ROUND_COLUMN] = round_idx
-            elif not (frame[RESERVED_ROUND_COLUMN] == round_idx).all():
-                msg = (f"round {round_idx} treatment {v.name!r}: the {RESERVED_ROUND_COLUMN!r} "
-                       f"column holds other rounds; it must equal {round_idx}")
-                raise ValueError(msg)
-            if not present:
-                probs = blend_probabilities(plan.cells, frame, self._treatments)
-                extra.update({c: probs[:, j + 1] for j, c in enumerate(cols)})
-            if extra:
-                frame = frame.assign(**extra)
-            variants.append(VariantData.from_visitors(v.name, frame) if extra else v)
-        return dataclasses.replace(data, variants=tuple(variants))
-
     # ---- state ------------------------------------------------------------------------------
 
     @property
@@ -838,72 +512,11 @@ class SequentialExperiment:
     @property
     def summary(self) -> str:
         """Deterministic prose about the experiment so far."""
-        if not self._history:
-            return (f"No rounds completed yet. Treatments: {', '.join(self._treatments)}; each "
-                    "next(exp) or advance() runs one round.")
-        latest = self._history[-1]
-        plan = latest.next_recommendation
-        assert plan is not None
-        paragraphs = [
-            f"{len(self._history)} round(s) completed; confidence is {self.confidence}. "
-            f"Latest {latest.summary_one_line()}",
-            plan.prose_summary,
-        ]
-        if candidates := self.graduation_candidates():
-            listed = "; ".join(f"{c.treatment} (segment {c.segment.id})" for c in candidates)
-            paragraphs.append(f"Ready to graduate: {listed}.")
-        if gone := self.dropped_treatments():
-            paragraphs.append("No longer tested: " + ", ".join(gone) + ".")
-        return "\n\n".join(paragraphs)
+        return experiment_summary(self)
 
     def report(self) -> dict[str, Any]:
         """JSON-ready record of every completed round (cells, observations, decisions, truth)."""
-        rounds = []
-        for exp, rnd in zip(self._history, self._rounds, strict=True):
-            plan = exp.next_recommendation
-            entry: dict[str, Any] = {
-                "round": exp.round_idx,
-                "n_visitors": rnd.n_visitors,
-                "cells": [{"id": c.id, "weight": c.weight, "policy": c.policy.describe()}
-                          for c in exp.cells_shipped],
-                "cell_observations": [o.to_dict() for o in exp.cell_observations],
-                "next_plan": {
-                    "cells": {c.id: c.weight for c in plan.cells},
-                    "treatments": list(plan.treatments),
-                    "dropped_treatments": list(plan.dropped_treatments),
-                    "rationale": plan.prose_summary,
-                } if plan is not None else None,
-                "summary": exp.summary_one_line(),
-            }
-            if exp.analysis is not None:
-                entry["decisions"] = {t: s.decision.value
-                                      for t, s in exp.analysis.recommendations.items()}
-                entry["comparisons"] = [
-                    {"treatment": c.treatment, "segment_id": c.segment_id, "effect": c.effect,
-                     "effect_ci": list(c.effect_ci), "p_best": c.p_best,
-                     "decision": c.recommendation.decision.value}
-                    for c in exp.analysis.comparisons
-                ]
-                entry["segments"] = [
-                    {"id": s.id, "rule": s.rule.describe(), "gate_estimate": s.gate_estimate,
-                     "gate_ci": list(s.gate_ci), "stability_score": s.stability_score,
-                     "population_share": s.population_share}
-                    for s in exp.analysis.segments
-                ]
-            tc = exp.truth_comparison
-            if tc is not None:
-                names = getattr(tc, "__dataclass_fields__", None) or dict(tc)
-                entry["truth_comparison"] = {
-                    k: float(getattr(tc, k) if not isinstance(tc, dict) else tc[k]) for k in names
-                }
-            rounds.append(entry)
-        return {"treatments": self._treatments, "confidence": self.confidence,
-                "dropped_treatments": self.dropped_treatments(),
-                "graduation_candidates": [
-                    {"treatment": c.treatment, "segment": c.segment.id,
-                     "rule": c.segment.rule.describe(), "sustained_rounds": c.sustained_rounds}
-                    for c in self.graduation_candidates()],
-                "summary": self.summary, "rounds": rounds}
+        return experiment_report(self)
 
 
 def _posterior_summary(analysis: Any) -> dict[str, np.ndarray]:
