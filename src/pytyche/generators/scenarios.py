@@ -56,6 +56,7 @@ from pytyche.generators.surfaces import (
     SurfaceConfig,
     add_surfaces,
     multiply_surfaces,
+    pointwise,
     sigmoid_surface,
     threshold_surface,
 )
@@ -165,20 +166,6 @@ def _constant(value: float) -> SurfaceConfig:
 
 def _scaled(s: SurfaceConfig, factor: float) -> SurfaceConfig:
     return multiply_surfaces(s, _constant(factor))
-
-
-def _exp(s: SurfaceConfig) -> SurfaceConfig:
-    def fn(X: pd.DataFrame) -> np.ndarray:
-        return np.exp(s(X))
-
-    return SurfaceConfig(fn)
-
-
-def _divide(s1: SurfaceConfig, s2: SurfaceConfig) -> SurfaceConfig:
-    def fn(X: pd.DataFrame) -> np.ndarray:
-        return s1(X) / s2(X)
-
-    return SurfaceConfig(fn)
 
 
 def _codes(X: pd.DataFrame, name: str) -> np.ndarray:
@@ -313,7 +300,7 @@ def _relative_mode(
     m = [base.basket]
     for t, (w_conv, w_basket) in zip(lifts, channels, strict=True):
         p.append(sigmoid_surface(add_surfaces(base.logit_p, _scaled(t, w_conv))))
-        m.append(multiply_surfaces(base.basket, _exp(_scaled(t, w_basket))))
+        m.append(multiply_surfaces(base.basket, pointwise(np.exp, _scaled(t, w_basket))))
     return _metric_mode(params.metric, p, m, sd)
 
 
@@ -449,7 +436,8 @@ def constant(
             mode = _metric_mode(metric, p, None, None)
         else:
             revenue_lift = params.baseline_rate * params.basket_mean
-            p = [p0, *(add_surfaces(p0, _divide(_constant(revenue_lift * a), base.basket))
+            p = [p0, *(add_surfaces(p0, pointwise(np.divide, _constant(revenue_lift * a),
+                                                  base.basket))
                        for a in amplitudes)]
             m = [base.basket] * params.K
             mode = _metric_mode(metric, p, m, [_constant(params.basket_sigma)] * params.K)

@@ -18,6 +18,7 @@ __all__ = [
     "SurfaceConfig",
     "add_surfaces",
     "multiply_surfaces",
+    "pointwise",
     "sigmoid_surface",
     "threshold_surface",
 ]
@@ -56,42 +57,23 @@ class SurfaceConfig:
         return values
 
 
-def add_surfaces(s1: SurfaceConfig, s2: SurfaceConfig) -> SurfaceConfig:
-    """Surface whose value is ``s1(X) + s2(X)``, visitor by visitor.
-
-    Parameters
-    ----------
-    s1, s2 : SurfaceConfig
-        Both are evaluated on the same feature frame.
-
-    Returns
-    -------
-    SurfaceConfig
-    """
+def pointwise(op: Callable[..., np.ndarray], *surfaces: SurfaceConfig) -> SurfaceConfig:
+    """Surface whose value is ``op(s1(X), s2(X), ...)``: every combinator is one of these."""
 
     def fn(X: pd.DataFrame) -> np.ndarray:
-        return s1(X) + s2(X)
+        return op(*(s(X) for s in surfaces))
 
     return SurfaceConfig(fn)
+
+
+def add_surfaces(s1: SurfaceConfig, s2: SurfaceConfig) -> SurfaceConfig:
+    """Surface whose value is ``s1(X) + s2(X)``, visitor by visitor, on the same frame."""
+    return pointwise(np.add, s1, s2)
 
 
 def multiply_surfaces(s1: SurfaceConfig, s2: SurfaceConfig) -> SurfaceConfig:
-    """Surface whose value is ``s1(X) * s2(X)``, visitor by visitor.
-
-    Parameters
-    ----------
-    s1, s2 : SurfaceConfig
-        Both are evaluated on the same feature frame.
-
-    Returns
-    -------
-    SurfaceConfig
-    """
-
-    def fn(X: pd.DataFrame) -> np.ndarray:
-        return s1(X) * s2(X)
-
-    return SurfaceConfig(fn)
+    """Surface whose value is ``s1(X) * s2(X)``, visitor by visitor, on the same frame."""
+    return pointwise(np.multiply, s1, s2)
 
 
 def _sigmoid(z: np.ndarray) -> np.ndarray:
@@ -122,10 +104,7 @@ def sigmoid_surface(s: SurfaceConfig) -> SurfaceConfig:
     SurfaceConfig
     """
 
-    def fn(X: pd.DataFrame) -> np.ndarray:
-        return _sigmoid(s(X))
-
-    return SurfaceConfig(fn)
+    return pointwise(_sigmoid, s)
 
 
 def threshold_surface(
