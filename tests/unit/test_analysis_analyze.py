@@ -139,6 +139,24 @@ class TestAnalyze:
         with pytest.raises(ValueError, match="level="):
             analyze(post, level=80)
 
+    def test_comparisons_frame_is_the_leaderboards_columns(self, boundary) -> None:
+        """comparisons_frame keeps the comparisons' order and shares the leaderboard's columns
+        (one row builder), with the raw model-based effect."""
+        from pytyche.analysis import comparisons_frame, leaderboard
+
+        _, res = boundary
+        frame, board = comparisons_frame(res.comparisons), leaderboard(res)
+        assert list(frame.columns) == ["segment_id", "treatment", "effect", "low", "high",
+                                       "relative_effect", "p_best", "decision", "basis",
+                                       "model_effect"]
+        assert frame["treatment"].tolist() == [c.treatment for c in res.comparisons]
+        keys = ["segment_id", "treatment"]
+        shared = [c for c in frame.columns if c in board.columns and c != "model_effect"]
+        merged = frame[shared].merge(board[shared], on=keys, suffixes=("", "_board"))
+        assert len(merged) == len(frame)
+        for col in set(shared) - set(keys):
+            assert merged[col].tolist() == merged[f"{col}_board"].tolist()
+
     def test_observed_data_is_fitted_first(self) -> None:
         """Observed data goes through pytyche.bcf.fit before the analysis."""
         from pytyche.bcf import GPUBCFConfig

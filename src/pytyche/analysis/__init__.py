@@ -19,7 +19,6 @@ from pytyche.analysis._analyze import (
 )
 from pytyche.analysis._compare import (
     compare_variants,
-    comparisons_frame,
     decompose_effects,
     recommendation_summary,
 )
@@ -40,7 +39,12 @@ from pytyche.analysis._export import (
 )
 from pytyche.analysis._inference import DesignInference, EffectInference
 from pytyche.analysis._intervals import credible_interval
-from pytyche.analysis._leaderboard import GATE_LABELS, INTERVAL_NOTES, leaderboard
+from pytyche.analysis._leaderboard import (
+    GATE_LABELS,
+    INTERVAL_NOTES,
+    comparisons_frame,
+    leaderboard,
+)
 from pytyche.analysis._policy_tree import (
     JACCARD_MATCH,
     fit_policy_tree,

@@ -6,7 +6,6 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from pytyche.analysis._inference import DesignInference, EffectInference
 from pytyche.analysis._intervals import check_level, credible_interval
@@ -374,23 +373,3 @@ def _one_arm(dec: DecompositionSamples, j: int) -> DecompositionSamples:
         conversion_rate_effect=dec.conversion_rate_effect[:, j : j + 1],
         basket_size_effect=dec.basket_size_effect[:, j : j + 1],
     )
-
-
-def comparisons_frame(comparisons: tuple[ComparisonResult, ...]) -> pd.DataFrame:
-    """One row per comparison: effect, interval, P(best) and the decision (for display)."""
-    rows = [
-        {
-            "segment_id": c.segment_id,
-            "treatment": c.treatment,
-            "effect": c.effect,
-            "low": c.effect_ci[0],
-            "high": c.effect_ci[1],
-            "relative_effect": c.relative_effect,
-            "p_best": c.p_best,
-            "decision": c.recommendation.decision.value,
-            "basis": c.basis,
-            "model_effect": c.model_effect,
-        }
-        for c in comparisons
-    ]
-    return pd.DataFrame(rows)

@@ -7,11 +7,12 @@ both render this one, so the two can never disagree.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Any
 
 import pandas as pd
 
-__all__ = ["GATE_LABELS", "INTERVAL_NOTES", "leaderboard"]
+__all__ = ["GATE_LABELS", "INTERVAL_NOTES", "comparisons_frame", "leaderboard"]
 
 #: How each gate reads in a table.
 GATE_LABELS = {"ship": "SHIP gate", "harm": "STOP: harm", "futility": "STOP: futility",
@@ -55,14 +56,7 @@ def leaderboard(analysis: Any) -> pd.DataFrame:
         rows.append({
             "scope": "all visitors" if c.segment_id is None
             else f"S{c.segment_id}: {rules.get(c.segment_id, '')}",
-            "segment_id": c.segment_id,
-            "treatment": c.treatment,
-            "effect": c.effect,
-            "low": c.effect_ci[0],
-            "high": c.effect_ci[1],
-            "relative_effect": c.relative_effect,
-            "p_best": c.p_best,
-            "decision": r.decision.value,
+            **_decision_columns(c),
             "gate": GATE_LABELS[r.gate],
             "p_positive": r.p_positive,
             "p_harmful": r.p_harmful,
@@ -80,3 +74,24 @@ def leaderboard(analysis: Any) -> pd.DataFrame:
     frame["_order"] = frame["segment_id"].fillna(-1)
     frame = frame.sort_values(["_order", "effect"], ascending=[True, False], kind="stable")
     return frame.drop(columns="_order").reset_index(drop=True)
+
+
+def comparisons_frame(comparisons: Sequence[Any]) -> pd.DataFrame:
+    """One row per comparison, in the given order: the leaderboard's decision columns, the
+    decision's basis and the raw model-based effect (``None`` where there is none)."""
+    return pd.DataFrame([{**_decision_columns(c), "basis": c.basis,
+                          "model_effect": c.model_effect} for c in comparisons])
+
+
+def _decision_columns(c: Any) -> dict[str, Any]:
+    """The columns every comparison table opens with: where, what, how much, and the call."""
+    return {
+        "segment_id": c.segment_id,
+        "treatment": c.treatment,
+        "effect": c.effect,
+        "low": c.effect_ci[0],
+        "high": c.effect_ci[1],
+        "relative_effect": c.relative_effect,
+        "p_best": c.p_best,
+        "decision": c.recommendation.decision.value,
+    }
