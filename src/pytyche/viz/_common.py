@@ -24,6 +24,7 @@ __all__ = [
     "cell_colors",
     "experiments_of",
     "figure_png",
+    "items_of",
     "new_axes",
     "round_treatment_shares",
     "short_numbers",
@@ -92,14 +93,19 @@ def short_numbers(text: str, digits: int = 4) -> str:
     return _LONG_NUMBER.sub(lambda m: f"{float(m.group()):.{digits}g}", text)
 
 
+def items_of(source: Any, attribute: str, empty: str) -> list[Any]:
+    """``source.<attribute>`` as a list, or ``source`` itself when it has no such attribute
+    (a plain sequence); ``empty`` is the error message when there is nothing to plot."""
+    out = list(getattr(source, attribute, source))
+    if not out:
+        raise ValueError(empty)
+    return out
+
+
 def experiments_of(history: Any) -> list[Any]:
     """The completed rounds (``Experiment`` objects) of a sequential experiment or a list."""
-    rounds = getattr(history, "history", history)
-    out = list(rounds)
-    if not out:
-        msg = "the history holds no completed rounds; run at least one round first"
-        raise ValueError(msg)
-    return out
+    return items_of(history, "history",
+                    "the history holds no completed rounds; run at least one round first")
 
 
 def round_treatment_shares(history: Any) -> pd.DataFrame:

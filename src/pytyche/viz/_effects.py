@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from pytyche.viz._common import DECISION_COLORS, new_axes, short_numbers
+from pytyche.viz._common import DECISION_COLORS, items_of, new_axes, short_numbers
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.axes import Axes
@@ -60,10 +60,7 @@ def plot_leaderboard(comparisons: Any, ax: Axes | None = None) -> Axes:
     ax.axvline(0.0, color="#999999", linewidth=1, linestyle="--")
     labels = [n if d == "control" else f"{n}  ({d})" for n, _, _, _, d in entries]
     ax.set_yticks(y, labels)
-    lo = min(min(e[2][0] for e in entries), 0.0)
-    hi = max(max(e[2][1] for e in entries), 0.0)
-    span = (hi - lo) or 1.0
-    ax.set_xlim(lo - 0.05 * span, hi + 0.45 * span)
+    hi, span = _xlim_with_zero(ax, [e[2] for e in entries], label_room=0.45)
     for yi, e in zip(y, entries, strict=True):
         ax.text(hi + 0.08 * span, yi, f"P(best) {e[3]:.0%}", va="center", fontsize=9)
     ax.set_ylim(-0.6, len(entries) - 0.4)
@@ -73,13 +70,14 @@ def plot_leaderboard(comparisons: Any, ax: Axes | None = None) -> Axes:
     return ax
 
 
-def _segments_of(segments: Any) -> list[Any]:
-    items = getattr(segments, "segments", segments)
-    out = list(items)
-    if not out:
-        msg = "plot_segment_intervals needs at least one segment"
-        raise ValueError(msg)
-    return out
+def _xlim_with_zero(ax: Axes, intervals: list[Any], *, label_room: float) -> tuple[float, float]:
+    """Set x limits spanning every (low, high) interval and 0, with ``label_room`` of the span
+    free on the right for labels; returns the data's right edge and the span."""
+    lo = min(min(low for low, _ in intervals), 0.0)
+    hi = max(max(high for _, high in intervals), 0.0)
+    span = (hi - lo) or 1.0
+    ax.set_xlim(lo - 0.05 * span, hi + label_room * span)
+    return hi, span
 
 
 def plot_segment_intervals(segments: Any, ax: Axes | None = None, *,
@@ -100,7 +98,7 @@ def plot_segment_intervals(segments: Any, ax: Axes | None = None, *,
         One row per segment, labelled with its rule in words, its population share, its best
         treatment and its bootstrap stability.
     """
-    segs = _segments_of(segments)
+    segs = items_of(segments, "segments", "plot_segment_intervals needs at least one segment")
     ax = new_axes(ax, (9.0, max(2.5, 1.0 + 0.75 * len(segs))))
     y = np.arange(len(segs))[::-1]
     labels = []
@@ -119,10 +117,7 @@ def plot_segment_intervals(segments: Any, ax: Axes | None = None, *,
                     fontsize=7.5, color="#333333")
     ax.axvline(0.0, color="#999999", linewidth=1, linestyle="--")
     ax.set_yticks(y, labels, fontsize=8)
-    lo = min(min(s.gate_ci[0] for s in segs), 0.0)
-    hi = max(max(s.gate_ci[1] for s in segs), 0.0)
-    span = (hi - lo) or 1.0
-    ax.set_xlim(lo - 0.05 * span, hi + 0.75 * span)
+    _xlim_with_zero(ax, [s.gate_ci for s in segs], label_room=0.75)
     ax.set_ylim(-0.6, len(segs) - 0.4)
     ax.set_xlabel(f"effect of the segment's best treatment versus control ({level:.0%} interval)")
     ax.set_title("Segments (blue: stability ≥ 0.80)")
