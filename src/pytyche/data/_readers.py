@@ -123,7 +123,9 @@ def read_frame(
     SchemaViolation
         The contents cannot be parsed, or the header repeats or omits a name.
     """
-    kind = "parquet" if Path(str(path)).expanduser().is_dir() else file_kind(path)
+    kind = file_kind(path)
+    if Path(str(path)).expanduser().is_dir() and kind not in ("csv", "tsv"):
+        kind = "parquet"  # a folder of Parquet files; a folder named like a CSV is refused
     if kind is None:
         msg = (f"cannot tell the format of {str(path)!r}; use a .csv, .tsv (optionally .gz) or "
                ".parquet file")
@@ -166,6 +168,11 @@ def _parquet_frame(path: Path, read_options: Mapping[str, Any] | None) -> pd.Dat
     import pyarrow as pa
     import pyarrow.parquet as pq
 
+    if path.is_dir() and not any(
+            p.is_file() and not p.name.startswith((".", "_")) for p in path.rglob("*")):
+        msg = (f"folder {str(path)!r} holds no Parquet files; pass the file, or the folder "
+               "its part files were written to")
+        raise SourceError(msg)
     try:
         names = (pq.ParquetDataset(path).schema.names if path.is_dir()
                  else pq.read_schema(path).names)

@@ -83,7 +83,8 @@ def validate_round_data(
         msg = (f"rows {_rows(frame.index[bad])} have cell ids {sorted(set(ids[bad]))[:5]} that "
                f"are not cells of the plan {sorted(known)}; fix the platform's cell labels")
         raise SchemaViolation(msg)
-    arms = frame[treatment].astype(str).to_numpy()
+    # Surrounding spaces are the loaders' to merge (with a warning), not a plan violation.
+    arms = frame[treatment].astype(str).str.strip().to_numpy()
     active = list(plan.treatments)
     bad = ~np.isin(arms, active)
     if bad.any():
