@@ -143,6 +143,41 @@ def test_tsv_is_read_with_tabs(tmp_path, fit_calls):
     assert len(fit_calls) == 1
 
 
+@pytest.mark.parametrize("label", ["[new]", "[bold]", "[/]", "a[b]c", "\\[x]", "[red]B[/red]"])
+def test_markup_labels_print_verbatim_in_result_tables(label):
+    """The leaderboard and segment tables of a real analysis show bracketed labels as written
+    (lowercase ``[new]`` would otherwise be swallowed as a rich style tag)."""
+    from _analysis_helpers import planted_boundary
+    from rich.console import Console
+
+    analysis = pytyche.analysis.analyze(planted_boundary(n=400, treatments=("control", label,
+                                                                             "C")),
+                                        n_bootstrap=0, decisions="model")
+    console = Console(record=True, width=240)
+    console.print(cli._effects_table(analysis))
+    console.print(cli._segments_table(analysis))
+    text = console.export_text()
+    assert text.count(label) >= 2, text
+
+
+def test_out_not_writable_is_refused_before_the_fit(tmp_path, fit_calls, monkeypatch):
+    """--out in a folder the user cannot write is refused before loading or fitting
+    (simulated through os.access: the tests may run as root)."""
+    import os
+
+    csv = _csv(tmp_path)
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    real_access = os.access
+    monkeypatch.setattr(cli.os, "access", lambda p, mode, **kw: False if Path(p) == locked
+                        else real_access(p, mode, **kw))
+    result = _invoke(str(csv), "--treatment", "arm", "--outcome", "y", "--out",
+                     str(locked / "out"))
+    _clean_exit(result)
+    assert "permission denied" in " ".join(result.output.split())
+    assert fit_calls == []
+
+
 # ---- outputs -------------------------------------------------------------------------------
 
 
