@@ -280,6 +280,25 @@ class TestRecommendation:
         again = NextRoundPlan.from_dict(json.loads(json.dumps(plan.to_dict())))
         assert again.to_dict() == plan.to_dict()
 
+    def test_plan_segments_share_the_policy_files_serde(self):
+        """Plans write segments as policy files do (one segment_to_dict, NaN as null) and read
+        segments written by earlier stores (NaN numbers, no n_visitors)."""
+        import dataclasses
+
+        from pytyche.analysis._export import segment_to_dict
+
+        plan = recommend(_analysis(), treatments=T)
+        blank = dataclasses.replace(plan.segments[0], gate_estimate=math.nan,
+                                    stability_score=math.nan)
+        plan = dataclasses.replace(plan, segments=(blank, *plan.segments[1:]))
+        data = json.loads(json.dumps(plan.to_dict(), allow_nan=False))
+        assert data["segments"][0] == segment_to_dict(blank)
+        assert data["segments"][0]["gate_estimate"] is None
+        old = {**data["segments"][0], "gate_estimate": math.nan}
+        del old["n_visitors"]
+        again = NextRoundPlan.from_dict({**data, "segments": [old]})
+        assert math.isnan(again.segments[0].gate_estimate) and again.segments[0].n_visitors == 0
+
     def test_num_trees_tau(self):
         """More heterogeneity means more tau trees, within the base..n/100 bounds."""
         class Tree:

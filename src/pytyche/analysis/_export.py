@@ -195,7 +195,7 @@ def policy_to_json(policy: Policy) -> str:
         "version": _VERSION,
         "treatments": list(names),
         "schema": None if schema is None else schema.to_dict(),
-        "segments": [_segment_to_dict(s) for s in policy.segments],
+        "segments": [segment_to_dict(s) for s in policy.segments],
         "allocation_map": {
             str(leaf): {t: float(v) for t, v in shares.items()}
             for leaf, shares in policy.allocation_map.items()
@@ -227,7 +227,7 @@ def policy_from_json(text: str) -> ExportedPolicy:
         raise ValueError(msg)
     return ExportedPolicy(
         treatments=tuple(data["treatments"]),
-        segments=tuple(_segment_from_dict(s) for s in data["segments"]),
+        segments=tuple(segment_from_dict(s) for s in data["segments"]),
         allocation_map={int(k): dict(v) for k, v in data["allocation_map"].items()},
         stability_scores={
             int(k): math.nan if v is None else float(v) for k, v in data["stability_scores"].items()
@@ -240,16 +240,18 @@ def _nan_to_none(value: float) -> float | None:
     return None if math.isnan(value) else float(value)
 
 
-def _segment_to_dict(seg: DiscoveredSegment) -> dict[str, Any]:
+def segment_to_dict(seg: DiscoveredSegment) -> dict[str, Any]:
+    """JSON-ready form of a segment, strict JSON (NaN is written as ``None``); policy files
+    and the experiment store's plans both write segments this way."""
     return {
-        "id": seg.id,
+        "id": int(seg.id),
         "rule": rule_to_dict(seg.rule),
         "gate_estimate": _nan_to_none(seg.gate_estimate),
         "gate_ci": [_nan_to_none(seg.gate_ci[0]), _nan_to_none(seg.gate_ci[1])],
         "stability_score": _nan_to_none(seg.stability_score),
-        "population_share": seg.population_share,
+        "population_share": float(seg.population_share),
         "arm_best_probabilities": {t: float(p) for t, p in seg.arm_best_probabilities.items()},
-        "n_visitors": seg.n_visitors,
+        "n_visitors": int(seg.n_visitors),
     }
 
 
@@ -257,7 +259,9 @@ def _none_to_nan(value: float | None) -> float:
     return math.nan if value is None else float(value)
 
 
-def _segment_from_dict(data: Mapping[str, Any]) -> DiscoveredSegment:
+def segment_from_dict(data: Mapping[str, Any]) -> DiscoveredSegment:
+    """Inverse of :func:`segment_to_dict`; also reads NaN numbers and, from stores written
+    before segments kept their size, no ``n_visitors`` (0)."""
     return DiscoveredSegment(
         id=int(data["id"]),
         rule=rule_from_dict(data["rule"]),
@@ -266,5 +270,5 @@ def _segment_from_dict(data: Mapping[str, Any]) -> DiscoveredSegment:
         stability_score=_none_to_nan(data["stability_score"]),
         population_share=float(data["population_share"]),
         arm_best_probabilities=dict(data["arm_best_probabilities"]),
-        n_visitors=int(data["n_visitors"]),
+        n_visitors=int(data.get("n_visitors", 0)),
     )

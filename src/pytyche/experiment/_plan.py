@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from pytyche.contracts import DiscoveredSegment, PolicyTreeResult, rule_from_dict, rule_to_dict
+from pytyche.contracts import DiscoveredSegment, PolicyTreeResult
 from pytyche.experiment._graduation import GraduationCandidate
 from pytyche.experiment.cells import CONTROL_CELL, EXPLORE_CELL, Cell, validate_cell_weights
 from pytyche.experiment.policies import (
@@ -17,7 +16,7 @@ from pytyche.experiment.policies import (
     policy_to_dict,
 )
 
-__all__ = ["NextRoundPlan", "cold_start_plan", "segment_from_dict", "segment_to_dict"]
+__all__ = ["NextRoundPlan", "cold_start_plan"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -81,6 +80,8 @@ class NextRoundPlan:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (the policy tree object itself is not kept; its routing is)."""
+        from pytyche.analysis._export import segment_to_dict  # lazy: sklearn loads on use
+
         return {
             "cells": [{"id": c.id, "weight": c.weight, "policy": policy_to_dict(c.policy)}
                       for c in self.cells],
@@ -101,6 +102,8 @@ class NextRoundPlan:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> NextRoundPlan:
         """Rebuild a plan from :meth:`to_dict` output."""
+        from pytyche.analysis._export import segment_from_dict  # lazy: sklearn loads on use
+
         return cls(
             cells=tuple(Cell(c["id"], policy_from_dict(c["policy"]), float(c["weight"]))
                         for c in data["cells"]),
@@ -120,34 +123,6 @@ class NextRoundPlan:
             n_visitors=data.get("n_visitors"),
             fit_num_trees_tau=data.get("fit_num_trees_tau"),
         )
-
-
-def segment_to_dict(segment: DiscoveredSegment) -> dict[str, Any]:
-    """JSON-ready form of a segment (NaN stability is written as ``None``)."""
-    stability = segment.stability_score
-    return {
-        "id": int(segment.id), "rule": rule_to_dict(segment.rule),
-        "gate_estimate": float(segment.gate_estimate),
-        "gate_ci": [float(segment.gate_ci[0]), float(segment.gate_ci[1])],
-        "stability_score": None if math.isnan(stability) else float(stability),
-        "population_share": float(segment.population_share),
-        "arm_best_probabilities": {k: float(v) for k, v in segment.arm_best_probabilities.items()},
-        "n_visitors": int(segment.n_visitors),
-    }
-
-
-def segment_from_dict(data: Mapping[str, Any]) -> DiscoveredSegment:
-    """Inverse of :func:`segment_to_dict`."""
-    stability = data.get("stability_score")
-    return DiscoveredSegment(
-        id=int(data["id"]), rule=rule_from_dict(data["rule"]),
-        gate_estimate=float(data["gate_estimate"]),
-        gate_ci=(float(data["gate_ci"][0]), float(data["gate_ci"][1])),
-        stability_score=float("nan") if stability is None else float(stability),
-        population_share=float(data["population_share"]),
-        arm_best_probabilities=dict(data["arm_best_probabilities"]),
-        n_visitors=int(data.get("n_visitors", 0)),
-    )
 
 
 def cold_start_plan(

@@ -46,12 +46,7 @@ from pytyche.experiment._heuristics import (
     optimized_value_probability,
     segment_evidence,
 )
-from pytyche.experiment._plan import (
-    NextRoundPlan,
-    cold_start_plan,
-    segment_from_dict,
-    segment_to_dict,
-)
+from pytyche.experiment._plan import NextRoundPlan, cold_start_plan
 from pytyche.experiment._plan_prose import plan_prose
 from pytyche.experiment.cells import CONTROL_CELL, EXPLORE_CELL, OPTIMIZED_CELL, Cell
 from pytyche.experiment.policies import BaselinePolicy, UniformPolicy
@@ -74,8 +69,6 @@ __all__ = [
     "optimized_value_probability",
     "recommend",
     "segment_evidence",
-    "segment_from_dict",
-    "segment_to_dict",
 ]
 
 
