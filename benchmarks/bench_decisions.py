@@ -123,6 +123,7 @@ def run_cell(cell: Cell) -> dict:
     from pytyche.analysis import analyze
     from pytyche.bcf import GPUBCFConfig, fit_for_metric
     from pytyche.contracts import Decision
+    from pytyche.data import feature_matrix
     from pytyche.generators import simulate
 
     config = GPUBCFConfig(**CONFIG)
@@ -161,7 +162,7 @@ def run_cell(cell: Cell) -> dict:
         if not null and best > 0:
             counts["ship_best"] += decisions[best - 1].decision == Decision.SHIP
             counts["z_ship_best"] += z_test_ships(observed, cell.K)[best - 1]
-        leaves = res.policy_tree.tree.apply(observed.feature_matrix())
+        leaves = res.policy_tree.tree.apply(feature_matrix(observed))
         measured = res.design.fold == 0 if res.design.fold_models else np.ones(len(po), bool)
         for c in res.comparisons:
             if c.segment_id is None:

@@ -295,7 +295,7 @@ def analyze(
     """Fit BCF to one data set; print effects, decisions and segments; write the report."""
     from pytyche.analysis import analyze as _analyze
     from pytyche.analysis import policy_to_json, policy_to_sql
-    from pytyche.data import check_fittable
+    from pytyche.data import check_fittable, feature_schema
     from pytyche.report import analysis_summary, write_report
 
     keys = {"treatment": treatment, "outcome": outcome, "control": control,
@@ -318,7 +318,7 @@ def analyze(
     console.print(_segments_table(analysis))
     settings = {"data": sql or data, "treatment": treatment, "outcome": outcome,
                 "control": observed.control, "metric": observed.metric,
-                "features": ", ".join(observed.feature_schema.features), "seed": seed,
+                "features": ", ".join(feature_schema(observed).features), "seed": seed,
                 "quick": quick, "fit": QUICK_FIT if quick else "GPUBCFConfig defaults",
                 "stability bootstrap": QUICK_BOOTSTRAP if quick else 50}
     with _clean_errors(OSError), _staged_outputs(out_dir, _ANALYZE_OUTPUTS) as staging:

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pytyche.data import encode_new_visitors, read_csv, read_parquet, read_sql
+from pytyche.data import encode_new_visitors, feature_matrix, read_csv, read_parquet, read_sql
 from pytyche.datasets import hillstrom_path
 
 #: The copy the package ships (gzipped CSV), so the tests run in a fresh clone; a missing file
@@ -64,7 +64,7 @@ class TestReadCsv:
 
     def test_encoding_consistent(self, spend, raw):
         """Encoding raw rows gives the codes stored for the loaded visitors."""
-        matrix = spend.feature_matrix()
+        matrix = feature_matrix(spend)
         control = raw[raw["segment"] == "No E-Mail"].head(50)
         np.testing.assert_array_equal(encode_new_visitors(spend, control), matrix[:50])
         zip_col = FEATURES.index("zip_code")
@@ -92,7 +92,7 @@ class TestOtherSources:
         """A DuckDB query over the CSV loads the same data."""
         data = read_sql(f"SELECT * FROM read_csv('{HILLSTROM}')", outcome="spend", **KEYS)
         assert data.schema == spend.schema
-        np.testing.assert_array_equal(data.feature_matrix(), spend.feature_matrix())
+        np.testing.assert_array_equal(feature_matrix(data), feature_matrix(spend))
         np.testing.assert_allclose(data.outcome(), spend.outcome())
 
     def test_sql_over_parquet_glob(self, tmp_path, raw, spend):

@@ -46,12 +46,13 @@ SETUP = textwrap.dedent('''
     class Fake(SequentialExperiment):
         def _fit_round(self, cumulative, round_idx):
             from pytyche.analysis import analyze
+            from pytyche.data import feature_matrix
             rng = np.random.default_rng([self._seed, round_idx])
             y, z = cumulative.outcome(), cumulative.treatment_index()
             k = cumulative.n_treatments
             means = np.array([y[z == a].mean() for a in range(k)])
             draws = means + 0.05 * rng.standard_normal((30, k))
-            x = cumulative.feature_matrix()[:, 0].astype(float)
+            x = feature_matrix(cumulative)[:, 0].astype(float)
             het = 1 + 0.2 * np.arange(k)[None, :] * np.tanh(x - x.mean())[:, None]
             post = FakePosterior(cumulative, cumulative.treatments, cumulative.metric_family,
                                  np.maximum(draws[None] * het[:, None], 0.0))

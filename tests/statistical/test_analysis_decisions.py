@@ -15,6 +15,7 @@ from _analysis_fits import fit_observed
 
 from pytyche.analysis import analyze, evaluate_against_truth
 from pytyche.contracts import Decision
+from pytyche.data import feature_schema
 from pytyche.generators import simulate
 
 pytestmark = pytest.mark.slow
@@ -54,7 +55,7 @@ def test_reversal_policy_finds_the_boundary() -> None:
     post, truth = fitted("reversal", 0)
     res = analyze(post, n_bootstrap=20, bootstrap_seed=0)
     tree = res.policy_tree.tree.tree_
-    features = post.observed.feature_schema.features
+    features = feature_schema(post.observed).features
     assert features[int(tree.feature[0])] == "x1"
     assert abs(float(tree.threshold[0])) < 0.5
     tc = evaluate_against_truth(res, truth)

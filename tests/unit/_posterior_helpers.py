@@ -14,6 +14,7 @@ from pytyche.bcf import GPUBCFConfig
 from pytyche.bcf._arrays import BCFFit
 from pytyche.bcf._draws import ForestDraws, Scale
 from pytyche.bcf.results import result_type
+from pytyche.data import feature_schema
 
 S = 6
 CONFIG = GPUBCFConfig(num_burnin=2, num_samples=S, num_trees_mu=3, num_trees_tau=2,
@@ -58,7 +59,7 @@ def fake_posterior(frame: pd.DataFrame | None = None, *, seed: int = 0):
     observed = pt.from_dataframe(frame, treatment="arm", outcome="y", control="control",
                                  metric="revenue_per_visitor")
     rng = np.random.default_rng(seed)
-    n, K, p = observed.n_visitors, observed.n_treatments, observed.feature_schema.n_features
+    n, K, p = observed.n_visitors, observed.n_treatments, feature_schema(observed).n_features
     f32 = np.float32
     p_draws = rng.uniform(0.1, 0.9, (n, S, K)).astype(f32)
     sev = rng.gamma(2.0, 10.0, (n, S, K)).astype(f32)

@@ -29,6 +29,7 @@ from pytyche.analysis._inference import (
     sequence_effects,
 )
 from pytyche.contracts import Decision, propensity_columns
+from pytyche.data import feature_schema
 from pytyche.errors import AlignmentViolation
 
 
@@ -139,7 +140,7 @@ class TestScores:
         mask = np.arange(300) % 3 == 0
         sub = subset_observed(observed, mask)
         assert sub.n_visitors == mask.sum()
-        assert sub.feature_schema == observed.feature_schema
+        assert feature_schema(sub) == feature_schema(observed)
         np.testing.assert_array_equal(sub.outcome(), observed.outcome()[mask])
 
     def test_sequential_scores_mask_a_dropped_arm(self) -> None:

@@ -23,6 +23,7 @@ from pytyche.analysis import (
     policy_to_json,
     policy_to_sql,
 )
+from pytyche.data import feature_matrix, feature_schema
 from pytyche.errors import SchemaViolation
 
 
@@ -51,7 +52,7 @@ class TestAssign:
         """Deterministic routing matches the tree's leaves and each leaf's best arm."""
         post, policy = fitted
         frame = visitors(post)
-        leaves = policy.tree.apply(post.observed.feature_matrix())
+        leaves = policy.tree.apply(feature_matrix(post.observed))
         best = {s.id: s.best_treatment for s in policy.segments}
         expected = np.array([best[leaf] for leaf in leaves], dtype=object)
         np.testing.assert_array_equal(assign(policy, frame), expected)
@@ -106,7 +107,7 @@ class TestJson:
         assert loaded.segments == policy.segments
         assert loaded.allocation_map == policy.allocation_map
         assert loaded.treatments == post.observed.treatments
-        assert loaded.schema == post.observed.feature_schema
+        assert loaded.schema == feature_schema(post.observed)
         assert policy_to_json(loaded) == text
 
     def test_nan_scores_written_as_null(self) -> None:

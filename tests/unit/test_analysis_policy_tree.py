@@ -17,6 +17,7 @@ from _analysis_helpers import (
 
 from pytyche.analysis import fit_policy_tree, has_credible_segments
 from pytyche.contracts import AllOf, ComparisonRule, EqRule, InRule
+from pytyche.data import feature_matrix
 
 
 @pytest.fixture(scope="module")
@@ -123,7 +124,7 @@ class TestLeafRules:
         """Each leaf's rule selects exactly the visitors the tree puts in that leaf."""
         post = make()
         tree = fit_policy_tree(post, n_bootstrap=0)
-        leaves = tree.tree.apply(post.observed.feature_matrix())
+        leaves = tree.tree.apply(feature_matrix(post.observed))
         frame = post.observed.visitors()
         for seg in tree.segments:
             np.testing.assert_array_equal(seg.rule.mask(frame), leaves == seg.id)

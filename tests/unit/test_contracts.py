@@ -37,8 +37,8 @@ from pytyche.contracts import (
     RecommendationSummary,
     VariantData,
     VisitorSchema,
-    infer_schema,
     metric_family_of,
+    passes_ship_gate,
     propensity_columns,
     rule_from_dict,
     rule_to_dict,
@@ -155,52 +155,6 @@ class TestVisitorSchema:
         schema = self.schema()
         assert VisitorSchema.from_dict(json.loads(json.dumps(schema.to_dict()))) == schema
 
-    def test_encode(self):
-        """Encoding maps levels to positions and booleans to 0/1."""
-        frame = pd.DataFrame({"age": [30, 41], "device": ["web", "app"], "member": [True, False]})
-        np.testing.assert_array_equal(self.schema().encode(frame), [[30, 1, 1], [41, 0, 0]])
-
-    def test_encode_unknown_level(self):
-        """A level never seen is refused, naming the value."""
-        frame = pd.DataFrame({"age": [30], "device": ["tv"], "member": [1]})
-        with pytest.raises(SchemaViolation, match=r"'tv' was not seen"):
-            self.schema().encode(frame)
-
-    def test_encode_missing_column(self):
-        """A missing feature column is refused."""
-        with pytest.raises(SchemaViolation, match=r"missing feature columns \['member'\]"):
-            self.schema().encode(pd.DataFrame({"age": [1], "device": ["web"]}))
-
-    def test_encode_bad_binary(self):
-        """A binary feature outside 0/1 is refused."""
-        frame = pd.DataFrame({"age": [30], "device": ["web"], "member": [2]})
-        with pytest.raises(SchemaViolation, match=r"binary feature 'member' has value"):
-            self.schema().encode(frame)
-
-    def test_encode_nan(self):
-        """A missing continuous value is refused, asking to impute."""
-        frame = pd.DataFrame({"age": [np.nan], "device": ["web"], "member": [1]})
-        with pytest.raises(SchemaViolation, match=r"'age' has 1 missing.*impute"):
-            self.schema().encode(frame)
-
-    def test_decode_value(self):
-        """decode_value inverts the encoding per kind."""
-        schema = self.schema()
-        assert schema.decode_value("device", 1.0) == "web"
-        assert schema.decode_value("member", 1.0) is True
-        assert schema.decode_value("age", 3.0) == 3.0
-
-
-class TestInferSchema:
-    def test_kinds(self):
-        """Bools and 0/1 numbers are binary, numbers continuous, strings categorical sorted."""
-        frame = pd.DataFrame({"b": [True, False], "i": [0, 1], "x": [0.5, 2.0],
-                              "s": ["z", "a"]})
-        schema = infer_schema(frame, ["b", "i", "x", "s"])
-        assert schema.kinds == {"b": "binary", "i": "binary", "x": "continuous",
-                                "s": "categorical"}
-        assert schema.categories == {"s": ("a", "z")}
-
 
 class TestVariantData:
     def test_from_visitors_counts(self):
@@ -246,7 +200,6 @@ class TestObservedExperimentData:
         np.testing.assert_array_equal(data.treatment_index(), np.repeat([0, 1, 2], 4))
         assert data.visitors()["treatment"].tolist() == ["A"] * 4 + ["B"] * 4 + ["C"] * 4
         assert data.metric_family is MetricFamily.HURDLE
-        assert data.feature_matrix().shape == (12, 1)
 
     def test_list_variants_become_tuple(self):
         """A list of variants is stored as a tuple."""
@@ -545,6 +498,29 @@ class TestDecisionThresholds:
         """Contracts are frozen."""
         with pytest.raises(dataclasses.FrozenInstanceError):
             DecisionThresholds().p_harm = 0.5
+
+    @pytest.mark.parametrize(
+        ("evidence", "ships"),
+        [
+            ((0.004, 0.96, 0.81), True),
+            ((0.005, 0.96, 0.81), False),  # every bound is strict
+            ((0.004, 0.95, 0.81), False),
+            ((0.004, 0.96, 0.80), False),
+        ],
+    )
+    def test_ships(self, evidence, ships):
+        """The SHIP gate needs all three conditions, each strictly, at the spec's defaults."""
+        assert DecisionThresholds().ships(*evidence) is ships
+
+
+class TestPassesShipGate:
+    def test_own_thresholds(self):
+        """The gate reads the thresholds it is given, not the defaults."""
+        evidence = (0.01, 0.9, 0.7)
+        assert passes_ship_gate(*evidence, loss_tolerance=0.02, min_p_positive=0.8,
+                                min_p_better=0.6)
+        assert not passes_ship_gate(*evidence, loss_tolerance=0.005, min_p_positive=0.8,
+                                    min_p_better=0.6)
 
 
 class TestRecommendationSummary:

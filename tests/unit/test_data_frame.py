@@ -12,7 +12,7 @@ import pytest
 from _data_helpers import visitor_frame
 
 from pytyche.contracts import ObservedExperimentData, VisitorSchema
-from pytyche.data import encode_new_visitors, from_dataframe, infer_metric
+from pytyche.data import encode_new_visitors, feature_matrix, from_dataframe, infer_metric
 from pytyche.errors import PytycheWarning, SchemaViolation
 
 FEATURES = ["age", "score", "member", "returning", "device"]
@@ -58,7 +58,7 @@ class TestFromDataFrame:
     def test_feature_matrix_shape(self):
         """The encoded feature matrix has one row per visitor and one column per feature."""
         data = load(visitor_frame(n=30))
-        assert data.feature_matrix().shape == (30, len(FEATURES))
+        assert feature_matrix(data).shape == (30, len(FEATURES))
 
     def test_features_none_takes_other_columns(self):
         """features=None takes every non-key, non-reserved column in frame order."""
@@ -363,7 +363,7 @@ class TestEncodeNewVisitors:
         df = visitor_frame()
         data = load(df)
         new = df.iloc[[5, 1, 2]].drop(columns=["arm", "revenue"])
-        expected = data.schema.encode(df).astype(np.float32)[[5, 1, 2]]
+        expected = encode_new_visitors(data.schema, df).astype(np.float32)[[5, 1, 2]]
         np.testing.assert_array_equal(encode_new_visitors(data, new), expected)
 
     def test_schema_round_trip(self):

@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pytyche.contracts import ObservedExperimentData
-from pytyche.data import from_dataframe
+from pytyche.data import feature_matrix, from_dataframe
 from pytyche.errors import SchemaViolation
 
 SETTINGS = settings(max_examples=60, deadline=None,
@@ -75,7 +75,7 @@ def check_valid(data: ObservedExperimentData, frame: pd.DataFrame) -> None:
     for variant in data.variants:
         assert variant.n_visitors == counts[variant.name]
         assert variant.total_revenue == pytest.approx(sums[variant.name], abs=1e-9)
-    assert data.feature_matrix().shape == (len(frame), data.schema.n_features)
+    assert feature_matrix(data).shape == (len(frame), data.schema.n_features)
 
 
 class TestFromDataFrameProperties:

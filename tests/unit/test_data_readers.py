@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from _data_helpers import visitor_frame
 
-from pytyche.data import from_dataframe, read_csv, read_parquet, read_sql
+from pytyche.data import feature_matrix, from_dataframe, read_csv, read_parquet, read_sql
 from pytyche.errors import SchemaViolation
 
 KEYS = {"treatment": "arm", "outcome": "revenue", "control": "A",
@@ -35,7 +35,7 @@ def assert_same(data, expected) -> None:
     assert data.metric == expected.metric
     assert data.schema == expected.schema
     np.testing.assert_allclose(data.outcome(), expected.outcome())
-    np.testing.assert_array_equal(data.feature_matrix(), expected.feature_matrix())
+    np.testing.assert_array_equal(feature_matrix(data), feature_matrix(expected))
 
 
 class TestReadCsv:

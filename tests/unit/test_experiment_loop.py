@@ -16,6 +16,7 @@ import pandas as pd
 import pytest
 
 from pytyche.contracts import ObservedExperimentData, propensity_columns
+from pytyche.data import feature_matrix
 from pytyche.errors import StoreError, UncalibratedWarning
 from pytyche.experiment import (
     BaselinePolicy,
@@ -57,7 +58,7 @@ def fake_posterior(observed: ObservedExperimentData, seed: int, n_draws: int = 4
     means = np.array([y[z == a].mean() for a in range(k)])
     ses = np.array([y[z == a].std() / np.sqrt(max(1, (z == a).sum())) for a in range(k)])
     arm_draws = means + ses * rng.standard_normal((n_draws, k))
-    x = observed.feature_matrix()[:, 0].astype(np.float64)
+    x = feature_matrix(observed)[:, 0].astype(np.float64)
     tilt = np.tanh((x - x.mean()) / (x.std() + 1e-9))
     het = 1.0 + 0.3 * np.arange(k)[None, :] * tilt[:, None] / k
     level = arm_draws[None, :, :] * het[:, None, :]

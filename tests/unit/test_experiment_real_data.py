@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from pytyche.data import feature_schema
 from pytyche.errors import SchemaViolation, StoreError, UncalibratedWarning
 from pytyche.experiment import (
     ExperimentStore,
@@ -91,7 +92,7 @@ class TestGenerator:
         observed, truth = gen(0, plan)
         assert truth is None and observed.treatments == tuple(T)
         assert "cell" in observed.variants[0].visitors.columns
-        assert set(observed.feature_schema.features) == {"x", "device"}
+        assert set(feature_schema(observed).features) == {"x", "device"}
 
     def test_duckdb_query(self, tmp_path):
         """A SQL source runs through DuckDB with {round} substituted."""

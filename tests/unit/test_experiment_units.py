@@ -21,6 +21,7 @@ from pytyche.contracts import (
     RecommendationSummary,
     VisitorSchema,
 )
+from pytyche.data import encode_new_visitors
 from pytyche.experiment import (
     BaselinePolicy,
     Cell,
@@ -123,7 +124,7 @@ class TestPolicies:
 
     def test_tree_routing_matches_sklearn(self, visitors, schema):
         """TreeRouting.apply gives sklearn's leaves; TreePolicy uses the leaf shares."""
-        X = schema.encode(visitors)
+        X = encode_new_visitors(schema, visitors)
         y = (X[:, 0] > 0.1).astype(int) + (X[:, 1] > 0.5).astype(int)
         tree = DecisionTreeClassifier(max_depth=2, random_state=0).fit(X, y)
         routing = TreeRouting.from_sklearn(tree)
@@ -140,7 +141,7 @@ class TestPolicies:
 
     def test_tree_policy_needs_all_leaves(self, visitors, schema):
         """An allocation map missing a leaf is refused."""
-        X = schema.encode(visitors)
+        X = encode_new_visitors(schema, visitors)
         tree = DecisionTreeClassifier(max_depth=1).fit(X, X[:, 0] > 0)
         with pytest.raises(ValueError, match="lacks leaves"):
             TreePolicy(tree, {1: {"control": 1.0}}, schema=schema)

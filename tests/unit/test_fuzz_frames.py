@@ -17,7 +17,7 @@ from _fuzz_helpers import run
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pytyche.data import from_dataframe, read_csv, read_sql
+from pytyche.data import feature_matrix, feature_schema, from_dataframe, read_csv, read_sql
 from pytyche.data._validate import OUTCOME_LIMIT
 
 
@@ -133,10 +133,10 @@ def _consistent(data, frame: pd.DataFrame) -> None:
     y = data.outcome()
     assert np.isfinite(y).all() and (np.abs(y) <= OUTCOME_LIMIT).all()
     assert len(np.unique(y.astype(np.float32))) > 1
-    assert set(data.feature_schema.features) <= {c for c in frame.columns if isinstance(c, str)}
-    assert "__treatment__" not in data.feature_schema.features
-    x = data.feature_matrix()
-    assert x.shape == (len(frame), data.feature_schema.n_features) and np.isfinite(x).all()
+    assert set(feature_schema(data).features) <= {c for c in frame.columns if isinstance(c, str)}
+    assert "__treatment__" not in feature_schema(data).features
+    x = feature_matrix(data)
+    assert x.shape == (len(frame), feature_schema(data).n_features) and np.isfinite(x).all()
 
 
 @_fast(250)

@@ -21,7 +21,7 @@ import pandas as pd
 import pytest
 from _fuzz_helpers import N, base_frame, run
 
-from pytyche.data import from_dataframe, read_csv, read_parquet, read_sql
+from pytyche.data import feature_schema, from_dataframe, read_csv, read_parquet, read_sql
 from pytyche.errors import SchemaViolation, SourceError
 
 KEYS = {"treatment": "arm", "outcome": "y"}
@@ -75,7 +75,7 @@ def _arms(*names: str) -> Callable[[Any], bool]:
 
 
 def _features(*names: str) -> Callable[[Any], bool]:
-    return lambda d: d.feature_schema.features == names
+    return lambda d: feature_schema(d).features == names
 
 
 def _metric(name: str) -> Callable[[Any], bool]:
@@ -180,15 +180,15 @@ FRAMES: list[tuple[str, Callable, dict, Any]] = [
     ("feature-object-numbers", _with(x=lambda df: df.x.astype(object)), {}, _features("x", "g")),
     ("feature-object-bools", _with(b=lambda df: pd.Series([True, False] * (len(df) // 2),
                                                           dtype=object)), {},
-     lambda d: d.feature_schema.kinds["b"] == "binary"),
+     lambda d: feature_schema(d).kinds["b"] == "binary"),
     ("feature-decimal", _with(x=lambda df: [decimal.Decimal(str(v)) for v in df.x]), {},
-     lambda d: d.feature_schema.kinds["x"] == "continuous"),
+     lambda d: feature_schema(d).kinds["x"] == "continuous"),
     ("feature-list-values", _with(x=lambda df: [[1]] * len(df)), {}, r"mixes value types|"
      r"list"),
     ("feature-bytes", _with(x=lambda df: [b"a"] * len(df)), {}, r"bytes"),
     ("feature-constant", _with(x=1.5), {}, _features("x", "g")),
     ("feature-unicode", _with(g=lambda df: ["ü", "é", "日本"] * (len(df) // 3)), {},
-     lambda d: d.feature_schema.kinds["g"] == "categorical"),
+     lambda d: feature_schema(d).kinds["g"] == "categorical"),
     ("feature-markup", _with(g="[bold]x[/]"), {}, _features("x", "g")),
     ("colname-markup", _rename(x="[x]"), {}, _features("[x]", "g")),
     ("colname-space", _rename(x="my feature"), {}, _features("my feature", "g")),

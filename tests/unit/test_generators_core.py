@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from pytyche.contracts import CalibrationBundle, propensity_columns
+from pytyche.data import feature_matrix, feature_schema
 from pytyche.errors import AlignmentViolation
 from pytyche.generators import (
     AssignmentConfig,
@@ -439,7 +440,7 @@ class TestGenerateV2Core:
         observed, truth = generate_v2_core(config)
         visitors = observed.visitors()
         assert "cluster_id" not in visitors.columns
-        assert "cluster_id" not in observed.feature_schema.features
+        assert "cluster_id" not in feature_schema(observed).features
         clusters = truth.cluster_ids.values
         np.testing.assert_array_equal(visitors["flag"].to_numpy() == 1, clusters < 2)
         assert set(np.unique(clusters)) == {0, 1, 2, 3}
@@ -450,7 +451,7 @@ class TestGenerateV2Core:
         schema = observed.schema
         assert schema.features == ("x1", "x2", "b1")
         assert schema.kinds["b1"] == "binary"
-        assert observed.feature_matrix().shape == (200, 3)
+        assert feature_matrix(observed).shape == (200, 3)
 
 
 class TestImport:

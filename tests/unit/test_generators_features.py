@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from pytyche.data import encode_new_visitors
 from pytyche.generators import (
     CopulaConfig,
     FeatureSpec,
@@ -182,7 +183,7 @@ class TestSampleFeatures:
         """visitor_schema encodes a sampled frame with the spec's level codes."""
         config = CopulaConfig(_specs(), np.eye(4))
         X = sample_features(config, rng, 100)
-        encoded = visitor_schema(config).encode(X)
+        encoded = encode_new_visitors(visitor_schema(config), X)
         np.testing.assert_array_equal(encoded[:, 3], X["colour"].cat.codes.to_numpy())
 
 

@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from pytyche.contracts import CalibrationBundle
+from pytyche.data import feature_matrix, feature_schema
 from pytyche.generators import ARCHETYPES, TEMPLATES, Scenario, simulate
 
 METRICS = ("conversion_rate", "revenue_per_visitor", "continuous")
@@ -48,7 +49,7 @@ class TestRegistry:
         assert truth.cate_matrix().shape == (2000, K - 1)
         assert truth.potential_outcomes.values.shape == (2000, K)
         assert np.isfinite(truth.potential_outcomes.values).all()
-        assert observed.feature_matrix().shape[0] == 2000
+        assert feature_matrix(observed).shape[0] == 2000
         assert "cluster_id" not in observed.visitors().columns
         y = observed.outcome()
         if metric == "conversion_rate":
@@ -254,7 +255,7 @@ class TestClusteredRealistic:
         assert ((p0 > 0.025) & (p0 < 0.085)).all()
         assert ((m0 > 40) & (m0 < 130)).all()
         assert len(ARCHETYPES) == 4
-        assert set(observed.feature_schema.features) >= {
+        assert set(feature_schema(observed).features) >= {
             "device", "is_returning", "past_spend", "sessions", "region"}
 
     def test_extra_arms_distinct(self):

@@ -30,6 +30,7 @@ from pytyche.contracts import (
     ObservedExperimentData,
     SegmentRule,
 )
+from pytyche.data import feature_matrix
 from pytyche.errors import AlignmentViolation
 
 __all__ = ["MIN_CONVERTERS_PER_ARM", "MIN_VISITORS_PER_ARM", "analyze", "has_credible_segments"]
@@ -161,7 +162,7 @@ def _assemble(
 ) -> AnalysisResult:
     """Comparisons overall and per segment, design-based when ``inference`` is given."""
     everyone = np.ones(view.n_visitors, dtype=bool)
-    leaves = tree.tree.apply(view.observed.feature_matrix())
+    leaves = tree.tree.apply(feature_matrix(view.observed))
     leaf_masks = [leaves == seg.id for seg in tree.segments]
     k_minus_1 = view.n_arms - 1
     overall_claims = 2 * k_minus_1

@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from pytyche.contracts import ObservedExperimentData, VariantData
+from pytyche.data import feature_schema
 from pytyche.errors import AlignmentViolation, SchemaViolation
 
 __all__ = [
@@ -185,7 +186,7 @@ def subset_observed(observed: ObservedExperimentData, mask: np.ndarray) -> Obser
         experiment_id=observed.experiment_id,
         metric=observed.metric,
         variants=tuple(variants),
-        schema=observed.feature_schema,
+        schema=feature_schema(observed),
     )
 
 

@@ -18,6 +18,7 @@ from pytyche.contracts import (
     rule_from_dict,
     rule_to_dict,
 )
+from pytyche.data import feature_schema
 from pytyche.errors import SchemaViolation
 
 __all__ = ["ExportedPolicy", "assign", "policy_from_json", "policy_to_json", "policy_to_sql"]
@@ -188,7 +189,8 @@ def policy_to_json(policy: Policy) -> str:
     """
     names = _treatments(policy)
     schema = (
-        policy.observed.feature_schema if isinstance(policy, PolicyTreeResult) else policy.schema
+        feature_schema(policy.observed) if isinstance(policy, PolicyTreeResult)
+        else policy.schema
     )
     payload = {
         "format": _FORMAT,

@@ -23,6 +23,7 @@ from pytyche.contracts import (
     SegmentRule,
     VisitorSchema,
 )
+from pytyche.data import feature_matrix, feature_schema
 
 __all__ = ["fit_policy_tree"]
 
@@ -71,7 +72,7 @@ def fit_policy_tree(
     Returns
     -------
     PolicyTreeResult
-        The sklearn tree (fitted on ``posterior.observed.feature_matrix()``), one
+        The sklearn tree (fitted on ``feature_matrix(posterior.observed)``), one
         :class:`DiscoveredSegment` per leaf ordered by leaf id, the Thompson allocation and
         the stability score per leaf, and ``observed`` shared by identity.
 
@@ -95,8 +96,8 @@ def fit_policy_tree(
     lvl = check_level(level)
     view = view_of(posterior)
     observed = view.observed
-    schema = observed.feature_schema
-    X = observed.feature_matrix()
+    schema = feature_schema(observed)
+    X = feature_matrix(observed)
     n = view.n_visitors
     min_samples_leaf = max(1, math.ceil(min_leaf * n))
 

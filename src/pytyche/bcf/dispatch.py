@@ -22,7 +22,7 @@ from pytyche.bcf.results import (
     stash_observed,
 )
 from pytyche.contracts import MetricFamily, ObservedExperimentData
-from pytyche.data import HURDLE_ZERO_SHARE, infer_metric
+from pytyche.data import HURDLE_ZERO_SHARE, feature_matrix, infer_metric
 from pytyche.errors import UncalibratedWarning
 
 __all__ = [
@@ -53,7 +53,7 @@ def _check_observed(observed: object) -> None:
 def _engine_inputs(observed: ObservedExperimentData):
     _check_observed(observed)
     return (
-        observed.feature_matrix(),
+        feature_matrix(observed),
         observed.treatment_index(),
         observed.outcome(),
         observed.propensities(),

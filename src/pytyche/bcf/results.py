@@ -28,6 +28,7 @@ from pytyche.contracts import (
     VisitorSchema,
     propensity_columns,
 )
+from pytyche.data import encode_new_visitors, feature_schema
 
 if TYPE_CHECKING:
     from pytyche.bcf._arrays import BCFFit
@@ -98,7 +99,7 @@ def stash_observed(
     variants = tuple(
         dataclasses.replace(v, visitors=_read_only_frame(v.visitors)) for v in observed.variants
     )
-    return dataclasses.replace(observed, variants=variants, schema=observed.feature_schema)
+    return dataclasses.replace(observed, variants=variants, schema=feature_schema(observed))
 
 
 # --------------------------------------------------------------------------------------------
@@ -206,7 +207,7 @@ class _BCFResult:
         seen in training. Reserved propensity columns, when present, enter μ; otherwise the
         training arm shares do.
         """
-        X = self.observed.feature_schema.encode(new_data)
+        X = encode_new_visitors(self.observed, new_data)
         draws = self.fit.predict(X, _propensities(new_data, self.observed.n_treatments))
         return draws[self.fit.cate_key]
 
@@ -216,7 +217,7 @@ class _BCFResult:
         The out-of-sample counterpart of :meth:`level_samples` (same columns as
         :meth:`predict`); the design-based estimates use it to score visitors a refit never saw.
         """
-        X = self.observed.feature_schema.encode(new_data)
+        X = encode_new_visitors(self.observed, new_data)
         draws = self.fit.predict(X, _propensities(new_data, self.observed.n_treatments))
         if "p" in draws and "sev" in draws:
             return draws["p"] * draws["sev"]
@@ -426,7 +427,7 @@ def _write_result(result: _BCFResult, folder: Path) -> None:
         "experiment_id": observed.experiment_id,
         "metric": observed.metric,
         "treatments": list(observed.treatments),
-        "schema": observed.feature_schema.to_dict(),
+        "schema": feature_schema(observed).to_dict(),
         "calibration": None if result.calibration is None else result.calibration.to_dict(),
     }
     write_posterior(result, folder, meta)
@@ -468,7 +469,7 @@ def load_result(path: str | os.PathLike[str]) -> _BCFResult:
             experiment_id=meta["experiment_id"], metric=meta["metric"], variants=variants,
             schema=schema,
         )
-        schema.encode(table)  # every stored feature value must still encode
+        encode_new_visitors(schema, table)  # every stored feature value must still encode
         config = GPUBCFConfig(**meta["config"])
         forests = []
         for i, data in enumerate(parts.forests):

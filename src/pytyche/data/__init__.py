@@ -7,24 +7,32 @@ the fix (the rules are tabled in ``docs/validation.md``). :func:`encode_new_visi
 later visitors with that same schema; :func:`check_fittable` checks, by treatment name, what a
 fit needs of loaded data.
 
+Feature encoding lives here, not on the contract types: :func:`infer_schema` and
+:func:`feature_schema` say which columns are features and of which kind, and
+:func:`feature_matrix` is the model's input, encoded once per data object.
+
 DuckDB is imported only inside :func:`read_sql`.
 """
 
 from __future__ import annotations
 
-from pytyche.data._encode import encode_new_visitors
+from pytyche.data._encode import encode_new_visitors, feature_matrix
 from pytyche.data._frame import from_dataframe
 from pytyche.data._metric import HURDLE_ZERO_SHARE, infer_metric
 from pytyche.data._readers import file_kind, looks_like_sql, read_csv, read_parquet, read_sql
+from pytyche.data._schema import feature_schema, infer_schema
 from pytyche.data._validate import check_fittable
 
 __all__ = [
     "HURDLE_ZERO_SHARE",
     "check_fittable",
     "encode_new_visitors",
+    "feature_matrix",
+    "feature_schema",
     "file_kind",
     "from_dataframe",
     "infer_metric",
+    "infer_schema",
     "looks_like_sql",
     "read_csv",
     "read_parquet",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numbers
 import re
 import warnings
-from collections.abc import Hashable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -19,10 +19,12 @@ from pytyche.contracts import (
     RESERVED_VISITOR_ID_COLUMN,
     ObservedExperimentData,
     VariantData,
-    infer_schema,
+    is_reserved_column,
     propensity_columns,
 )
+from pytyche.data._encode import encode_features
 from pytyche.data._metric import check_metric, infer_metric
+from pytyche.data._schema import infer_schema
 from pytyche.data._validate import (
     check_float32_values,
     check_outcome_range,
@@ -161,7 +163,7 @@ def from_dataframe(
     schema = infer_schema(
         work, feature_names, outcome=outcome, treatment=treatment, visitor_id=visitor_id
     )
-    schema.encode(work)  # refuse now anything the model could not encode later
+    encode_features(schema, work)  # refuse now anything the model could not encode later
     variants = tuple(
         VariantData.from_visitors(name, work.iloc[np.flatnonzero(codes == k)].reset_index(
             drop=True
@@ -265,15 +267,6 @@ def _check_reserved_clashes(
         raise SchemaViolation(msg)
 
 
-def _is_reserved(name: Hashable) -> bool:
-    if not isinstance(name, str):
-        return False
-    head, _, tail = name.partition("_")
-    return name in RESERVED_COLUMNS or name == "propensity" or (
-        head == "propensity" and tail.isdigit()
-    )
-
-
 def _resolve_features(
     frame: pd.DataFrame,
     features: Sequence[str] | None,
@@ -283,7 +276,10 @@ def _resolve_features(
 ) -> list[str]:
     keys = {treatment, outcome, visitor_id}
     if features is None:
-        names = [c for c in dict.fromkeys(frame.columns) if c not in keys and not _is_reserved(c)]
+        names = [
+            c for c in dict.fromkeys(frame.columns)
+            if c not in keys and not is_reserved_column(c)
+        ]
         bad = [c for c in names if not isinstance(c, str)]
         if bad:
             msg = (
@@ -305,7 +301,7 @@ def _resolve_features(
                     f"feature {name!r} is also the {role[name]} column; remove it from features"
                 )
                 raise SchemaViolation(msg)
-            if _is_reserved(name):
+            if is_reserved_column(name):
                 msg = (
                     f"feature {name!r} uses a reserved column name (reserved: "
                     f"{sorted(RESERVED_COLUMNS)} and propensity, propensity_1, ...); rename "
@@ -368,7 +364,7 @@ def _passthrough_columns(
     frame: pd.DataFrame, treatment: str, outcome: str, visitor_id: str | None
 ) -> list[str]:
     keys = {treatment, outcome, visitor_id, RESERVED_OUTCOME_COLUMN, RESERVED_VISITOR_ID_COLUMN}
-    return [c for c in dict.fromkeys(frame.columns) if _is_reserved(c) and c not in keys]
+    return [c for c in dict.fromkeys(frame.columns) if is_reserved_column(c) and c not in keys]
 
 
 # --------------------------------------------------------------------------------------------

@@ -37,6 +37,7 @@ from pytyche.contracts import (
     rule_from_dict,
     rule_to_dict,
 )
+from pytyche.data import encode_new_visitors, feature_schema
 
 __all__ = [
     "DEFAULT_EPSILON",
@@ -400,7 +401,7 @@ class TreePolicy(_Assigns):
         tree = self.tree
         schema, rules = self.schema, self.rules
         if isinstance(tree, PolicyTreeResult):
-            schema = schema or tree.observed.feature_schema
+            schema = schema or feature_schema(tree.observed)
             rules = rules if rules is not None else {s.id: s.rule for s in tree.segments}
             routing = TreeRouting.from_sklearn(tree.tree)
         elif isinstance(tree, TreeRouting):
@@ -434,7 +435,7 @@ class TreePolicy(_Assigns):
     def leaves(self, visitors: pd.DataFrame) -> np.ndarray:
         """Leaf (segment) id of each visitor, int64, shape (n,)."""
         assert self.schema is not None
-        return self.routing.apply(self.schema.encode(visitors))
+        return self.routing.apply(encode_new_visitors(self.schema, visitors))
 
     def probabilities(self, visitors: pd.DataFrame, treatments: Sequence[str]) -> np.ndarray:
         leaf = self.leaves(visitors)

@@ -22,9 +22,10 @@ def _split_text(result: Any, path: list[tuple[int, bool, float]], feature: int,
     so a second split on ``device`` reads "device is mobile", not a list of every level.
     """
     from pytyche.analysis import split_path_rule
+    from pytyche.data import feature_schema
 
     observed = result.observed
-    schema = observed.feature_schema
+    schema = feature_schema(observed)
     name = schema.features[feature]
     if schema.kinds[name] == "continuous":
         return f"{name} <= {threshold:.4g}"
