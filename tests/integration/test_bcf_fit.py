@@ -108,12 +108,10 @@ class TestShapes:
         """R-hat and ESS are reported for σ and each arm's mean effect."""
         _, K, fit = fitted
         assert len(fit.diagnostics["rhat_mean_cate"]) == K - 1
-        assert fit.diagnostics["ess_sigma"] > 0 or family_is_probit(fit)
-
-
-def family_is_probit(fit: BCFFit) -> bool:
-    """σ is fixed at 1 in a pure probit fit, so its ESS is not informative."""
-    return fit.family == "binary"
+        if fit.family == "binary":  # σ is fixed at 1 in a probit fit: its ESS says nothing
+            np.testing.assert_array_equal(fit.draws["sigma"], 1.0)
+        else:
+            assert fit.diagnostics["ess_sigma"] > 0
 
 
 class TestReproducibility:

@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import os
 
+import jax
 import numpy as np
 import pytest
 
-jax = pytest.importorskip("jax")
-
-from pytyche.bcf import _runtime  # noqa: E402
-from pytyche.errors import JaxPrecisionError  # noqa: E402
+from pytyche.bcf import _runtime
+from pytyche.errors import JaxPrecisionError
 
 
 @pytest.fixture
