@@ -7,6 +7,8 @@ import pandas as pd
 
 from pytyche.contracts import ObservedExperimentData, VisitorSchema
 from pytyche.data._schema import feature_schema
+from pytyche.data._validate import FEATURE_LIMIT
+from pytyche.data._values import shown
 from pytyche.errors import SchemaViolation
 
 __all__ = ["encode_features", "encode_new_visitors", "feature_matrix"]
@@ -117,6 +119,15 @@ def _encode_column(schema: VisitorSchema, name: str, column: pd.Series) -> np.nd
         values = _as_binary(name, column)
     else:
         values = pd.to_numeric(column, errors="coerce").to_numpy(dtype=np.float64)
+        big = np.abs(values) > FEATURE_LIMIT  # inf included; float32 would make them inf
+        if big.any():
+            row = int(np.flatnonzero(big)[0])
+            msg = (
+                f"feature {name!r} has {int(big.sum())} infinite value(s) or value(s) beyond "
+                f"float32's range (first at row {row}: {shown(column.iloc[row])}); cap or drop "
+                "those rows"
+            )
+            raise SchemaViolation(msg)
         values = values.astype(np.float32)
     nan = np.isnan(values)
     if nan.any():
