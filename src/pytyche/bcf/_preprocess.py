@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from pytyche.bcf.config import GPUBCFConfig
+from pytyche.data._validate import MAX_TREATMENTS, OUTCOME_LIMIT
 from pytyche.errors import SchemaViolation
 
 __all__ = [
@@ -22,7 +23,7 @@ __all__ = [
     "validate_inputs",
 ]
 
-MAX_ARMS = 10
+MAX_ARMS = MAX_TREATMENTS
 
 
 def bucket_size(n: int) -> int:
@@ -168,6 +169,13 @@ def validate_inputs(
     if not np.isfinite(yf).all():
         i = int(np.argmax(~np.isfinite(yf)))
         _fail(f"y has non-finite values (first at row {i}: {y[i]}); drop those visitors")
+    big = np.abs(y.astype(np.float64)) > OUTCOME_LIMIT
+    if big.any():
+        i = int(np.argmax(big))
+        _fail(
+            f"y has {int(big.sum())} value(s) beyond ±{OUTCOME_LIMIT:g} (first at row {i}: "
+            f"{y[i]}); y is standardised in float32 and would overflow, so rescale it"
+        )
     zi = np.asarray(z, np.int32)
     if zi.min() < 0:
         _fail(f"z has negative arm index {int(zi.min())}; arms are 0..K-1 with 0 = control")

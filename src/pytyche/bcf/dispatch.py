@@ -22,7 +22,8 @@ from pytyche.bcf.results import (
     stash_observed,
 )
 from pytyche.contracts import MetricFamily, ObservedExperimentData
-from pytyche.data import HURDLE_ZERO_SHARE, feature_matrix, infer_metric
+from pytyche.data import HURDLE_ZERO_SHARE, check_fittable, feature_matrix, infer_metric
+from pytyche.data._validate import fittable_outcomes
 from pytyche.errors import UncalibratedWarning
 
 __all__ = [
@@ -39,6 +40,9 @@ __all__ = [
 # re-exported here) live once, in pytyche.data._metric.infer_metric.
 _FAMILY_OF_METRIC = {"conversion_rate": "binary", "revenue_per_visitor": "hurdle",
                      "continuous": "continuous"}
+# The likelihood of each array-level fit, for the data checks in the user's terms.
+_FAMILY_OF_ENGINE = {"fit_continuous_arrays": "continuous", "fit_binary_arrays": "binary",
+                     "fit_hurdle_arrays": "hurdle"}
 
 
 def _check_observed(observed: object) -> None:
@@ -64,10 +68,19 @@ def _fit_public(result_type: type, engine: str, observed: ObservedExperimentData
                 observed_copy: ObservedCopy, calibration: Any, pooling: str | None = None,
                 warm_start: Any = None, config: GPUBCFConfig | None = None,
                 config_fields: dict[str, Any], caller: str, **engine_kwargs: Any):
-    """Check everything cheap first, then run the array-level `engine` and wrap its draws."""
+    """Check everything cheap first, then run the array-level `engine` and wrap its draws.
+
+    The data are checked by treatment, column and visitor (:func:`check_fittable`) before
+    they become arrays, so what the engine's own checks would report as "X row 35, column 0"
+    or "arm 1" reaches the user as the column, the treatment and the visitor.
+    """
     from pytyche.bcf import _arrays
+    from pytyche.bcf._preprocess import min_visitors_per_arm
 
     engine_kwargs["config"] = GPUBCFConfig.from_options(config, config_fields, caller=caller)
+    _check_observed(observed)
+    check_fittable(observed, family=_FAMILY_OF_ENGINE[engine],
+                   min_visitors=min_visitors_per_arm(engine_kwargs["config"]))
     X, z, y, propensity = _engine_inputs(observed)
     stash = stash_observed(observed, observed_copy)
     calibration = _calibration_for(observed, calibration, pooling, engine_kwargs["config"])
@@ -160,7 +173,10 @@ def fit_continuous_bcf(
     TypeError
         An unknown keyword argument.
     SchemaViolation
-        Input the engine cannot fit (see :func:`pytyche.bcf.fit_continuous_arrays`).
+        Data the model cannot fit, named by column, treatment and visitor (see
+        :func:`pytyche.data.check_fittable`): a missing, non-numeric, infinite or too large
+        value, no feature, more than 10 treatments, a constant outcome, or a treatment with
+        too few visitors (10, or 2 × ``min_samples_leaf``).
     ValueError
         A calibration for another regime, or a config value out of range.
     """
@@ -262,7 +278,8 @@ def fit(observed: ObservedExperimentData, **kwargs: Any):
     >>> posterior = pt.fit(observed, seed=0)  # doctest: +SKIP
     """
     _check_observed(observed)
-    family = select_family(observed.outcome())
+    # The outcome checked by treatment and visitor first: select_family sees bare values.
+    family = select_family(np.concatenate(fittable_outcomes(observed)))
     if family == "binary":
         return fit_binary_bcf(observed, **kwargs)
     if family == "hurdle":

@@ -23,6 +23,9 @@ from pytyche.errors import PytycheWarning, SchemaViolation
 
 __all__ = [
     "FEATURE_LIMIT",
+    "MAX_TREATMENTS",
+    "MIN_CONVERTERS_PER_TREATMENT",
+    "MIN_VISITORS_PER_TREATMENT",
     "OUTCOME_LIMIT",
     "check_fittable",
     "check_float32_values",
@@ -31,6 +34,7 @@ __all__ = [
     "check_raw_header",
     "date_like",
     "decimals_to_float",
+    "fittable_outcomes",
     "index_like",
     "is_internal_name",
     "is_number",
@@ -43,6 +47,8 @@ __all__ = [
 OUTCOME_LIMIT = 1e15
 #: Largest feature magnitude accepted: features are encoded as float32.
 FEATURE_LIMIT = float(np.finfo(np.float32).max)
+#: Most treatments (control included) one fit takes.
+MAX_TREATMENTS = 10
 #: Fewest visitors per treatment a fit accepts (the engine's floor for any config).
 MIN_VISITORS_PER_TREATMENT = 10
 #: Fewest converters (outcome > 0) per treatment a revenue (hurdle) fit accepts.
@@ -271,35 +277,89 @@ def check_float32_values(values: np.ndarray, *, name: str) -> None:
 
 
 # --------------------------------------------------------------------------------------------
-# Before a fit
+# Before a fit: the data as the engine will see it, in the user's terms
 # --------------------------------------------------------------------------------------------
+#
+# Loading already refuses everything below, naming the row of the loaded frame. These checks
+# run again at the fit entry because an ObservedExperimentData may also be built by hand
+# (VariantData.from_visitors on slices of the user's frame) or its visitor frames changed after
+# loading; the engine would then see bare arrays and could only say "X row 35, column 0" or
+# "arm 1". Here a bad value is named by its column, its treatment, its visitor id when there
+# is one, and its row: the row label of the treatment's visitor frame when that frame keeps
+# the user's index, its position within that treatment otherwise.
 
 
-def check_fittable(observed: Any, *, min_visitors: int = MIN_VISITORS_PER_TREATMENT) -> None:
-    """Check, by treatment name, what a BCF fit needs of loaded data.
+def check_fittable(
+    observed: Any,
+    *,
+    family: str | None = None,
+    min_visitors: int = MIN_VISITORS_PER_TREATMENT,
+) -> None:
+    """Check, in the user's terms, everything a BCF fit needs of observed data.
 
-    A fit needs at least ``min_visitors`` visitors in every treatment, and for revenue (the
-    hurdle model) at least :data:`MIN_CONVERTERS_PER_TREATMENT` converters in every treatment.
-    Loading checks neither (a single round of a sequential experiment may be small; the
-    cumulative data is what gets fitted), so call this before fitting one data set.
+    Checks the number of treatments (2 to :data:`MAX_TREATMENTS`), that there is at least one
+    feature, every outcome and feature value (numeric, present, finite, within what the model
+    computes in float32, a known level for categoricals), what the likelihood of ``family``
+    needs (0/1 outcomes for ``"binary"``; non-negative outcomes with zeros and positives for
+    ``"hurdle"``), that the outcome varies, the visitors per treatment and, for revenue, the
+    converters per treatment.
+
+    Loading checks all values but not the counts (a single round of a sequential experiment
+    may be small; the cumulative data is what gets fitted). Every ``fit_*_bcf`` calls this
+    first; call it yourself to check data before committing to a fit.
+
+    Parameters
+    ----------
+    observed : ObservedExperimentData
+        The data to fit.
+    family : {"binary", "continuous", "hurdle"}, optional
+        The likelihood of the fit; ``observed.metric``'s family when omitted.
+    min_visitors : int, default=10
+        Fewest visitors a treatment may have (the engine needs two minimum-size leaves:
+        ``max(10, 2 * min_samples_leaf)``).
 
     Raises
     ------
     SchemaViolation
-        Naming the treatment, its count and the fix.
+        Naming the column, the treatment, the visitor / row and the fix.
+    TypeError
+        ``observed`` is not an ObservedExperimentData.
     """
     from pytyche.contracts import MetricFamily
+    from pytyche.data._schema import feature_schema
 
+    _check_observed_type(observed)
+    family = observed.metric_family.value if family is None else str(family)
+    if family not in {f.value for f in MetricFamily}:
+        msg = f"family={family!r}; use one of {sorted(f.value for f in MetricFamily)}"
+        raise ValueError(msg)
+    _check_treatment_count(observed)
+    schema = feature_schema(observed)
+    if schema.n_features == 0:
+        msg = (
+            "the data has no feature columns; the model estimates effects as functions of "
+            "pre-treatment features, so load the data with at least one (name it in "
+            "features=[...], or leave features=None to take every other column)"
+        )
+        raise SchemaViolation(msg)
+    _check_feature_names(observed, schema.features)
+    outcomes = fittable_outcomes(observed)
+    for name in schema.features:
+        _check_feature_values(observed, schema, name)
+    check_outcome_varies(np.concatenate(outcomes), name=_outcome_name(observed))
+    _check_family(observed, outcomes, family)
     small = [(v.name, v.n_visitors) for v in observed.variants if v.n_visitors < min_visitors]
     if small:
         msg = (
             f"treatment(s) {_pairs(small)} have fewer than {min_visitors} visitors, the fewest "
-            "a fit accepts; collect more data or drop those treatments"
+            "this fit accepts (at least 10, and 2 × min_samples_leaf); collect more data or "
+            "drop those treatments"
         )
         raise SchemaViolation(msg)
-    if observed.metric_family == MetricFamily.HURDLE:
-        few = [(v.name, v.n_conversions) for v in observed.variants
-               if v.n_conversions < MIN_CONVERTERS_PER_TREATMENT]
+    if family == MetricFamily.HURDLE.value:
+        few = [(v.name, int(np.count_nonzero(y_k > 0)))
+               for v, y_k in zip(observed.variants, outcomes, strict=True)]
+        few = [(name, count) for name, count in few if count < MIN_CONVERTERS_PER_TREATMENT]
         if few:
             msg = (
                 f"treatment(s) {_pairs(few)} have fewer than {MIN_CONVERTERS_PER_TREATMENT} "
@@ -307,6 +367,260 @@ def check_fittable(observed: Any, *, min_visitors: int = MIN_VISITORS_PER_TREATM
                 "to estimate basket size. Collect more data or pass metric='conversion_rate'"
             )
             raise SchemaViolation(msg)
+    observed.propensities()  # SchemaViolation naming the columns when they do not add up
+
+
+def fittable_outcomes(observed: Any) -> list[np.ndarray]:
+    """Each treatment's outcomes as float64, after checking they are numbers, present, finite
+    and within :data:`OUTCOME_LIMIT`; a bad value is named by treatment, visitor and row.
+
+    Raises
+    ------
+    SchemaViolation
+        A visitor frame lacks the outcome column, or holds a value the model cannot take.
+    """
+    from pytyche.contracts import RESERVED_OUTCOME_COLUMN
+
+    _check_observed_type(observed)
+    name = _outcome_name(observed)
+    raw = [v.visitors[RESERVED_OUTCOME_COLUMN] for v in observed.variants]
+    values = [_as_float(column) for column in raw]
+    refuse = _refuser(observed, RESERVED_OUTCOME_COLUMN)
+    refuse([c.isna().to_numpy(dtype=bool) for c in raw],
+           f"outcome {name!r} has {{count}} missing value(s)", "drop those visitors")
+    refuse([np.isnan(v) for v in values],
+           f"outcome {name!r} has {{count}} value(s) that are not numbers",
+           "convert the column to numbers or drop those visitors")
+    refuse([np.isinf(v) for v in values],
+           f"outcome {name!r} has {{count}} infinite value(s)", "drop those visitors")
+    refuse([np.abs(v) > OUTCOME_LIMIT for v in values],
+           f"outcome {name!r} has {{count}} value(s) beyond ±{OUTCOME_LIMIT:g}",
+           "the model computes in float32 and would overflow; check that the column "
+           "is an outcome and not an id, or rescale it (e.g. cents to thousands)")
+    return values
+
+
+def _check_observed_type(observed: Any) -> None:
+    from pytyche.contracts import ObservedExperimentData
+
+    if not isinstance(observed, ObservedExperimentData):
+        msg = (
+            f"expected ObservedExperimentData, got {type(observed).__name__}; load data with "
+            "pytyche.from_dataframe / read_csv / read_parquet / read_sql"
+        )
+        raise TypeError(msg)
+
+
+def _check_treatment_count(observed: Any) -> None:
+    if observed.n_treatments > MAX_TREATMENTS:
+        msg = (
+            f"{observed.n_treatments} treatments {list(observed.treatments)[:_MAX_LISTED]}...; "
+            f"one fit takes 2 to {MAX_TREATMENTS} (control included). Merge or drop "
+            "treatments, or compare them in separate fits"
+        )
+        raise SchemaViolation(msg)
+
+
+def _check_feature_names(observed: Any, features: Sequence[str]) -> None:
+    """Feature names a posterior could not save, and, when the features were inferred from
+    every column (no schema given), columns that are not features at all."""
+    internal = [name for name in features if is_internal_name(name)]
+    if internal:
+        msg = (
+            f"feature(s) {internal[:_MAX_LISTED]} use the __name__ form pytyche reserves for "
+            "its own columns (a saved posterior stores '__treatment__'); rename them, e.g. "
+            f"frame.rename(columns={{{internal[0]!r}: {internal[0].strip('_')!r}}})"
+        )
+        raise SchemaViolation(msg)
+    if observed.schema is not None:
+        return
+    frame = observed.visitors()
+    for name in features:
+        if index_like(name, frame[name]):
+            msg = (
+                f"column {name!r} of the visitor frames looks like a saved row index, not a "
+                "feature; drop it, or build the data with a VisitorSchema naming the features"
+            )
+            raise SchemaViolation(msg)
+        if date_like(frame[name]):
+            msg = (
+                f"column {name!r} of the visitor frames holds dates written as text (e.g. "
+                f"{shown(frame[name].dropna().iloc[0])}); as a feature each date would be an "
+                "unordered label. Convert it to a number (e.g. days since a start date) or "
+                "drop it"
+            )
+            raise SchemaViolation(msg)
+
+
+def _outcome_name(observed: Any) -> str:
+    schema = observed.schema
+    return schema.outcome if schema is not None else "outcome"
+
+
+def _as_float(column: pd.Series) -> np.ndarray:
+    """A column as float64; anything that is not a number (or missing) becomes NaN."""
+    if pd.api.types.is_bool_dtype(column.dtype):
+        return column.to_numpy(dtype=np.float64)
+    column = decimals_to_float(column)
+    return pd.to_numeric(column, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+
+
+def _check_feature_values(observed: Any, schema: Any, name: str) -> None:
+    """One feature in every treatment: present, and a value its encoding takes."""
+    missing = [v.name for v in observed.variants if name not in v.visitors.columns]
+    if missing:
+        msg = (
+            f"feature {name!r} is missing from the visitors of treatment(s) {missing}; every "
+            "treatment needs the same feature columns"
+        )
+        raise SchemaViolation(msg)
+    raw = [v.visitors[name] for v in observed.variants]
+    odd = next((c.dtype for c in raw if _unencodable(c.dtype)), None)
+    if odd is not None:
+        msg = (
+            f"feature {name!r} has dtype {odd}, which pytyche cannot encode; convert it to a "
+            "number (e.g. days since a start date) or a label, or drop it"
+        )
+        raise SchemaViolation(msg)
+    refuse = _refuser(observed, name)
+    refuse([c.isna().to_numpy(dtype=bool) for c in raw],
+           f"feature {name!r} has {{count}} missing value(s)",
+           "impute them (e.g. fillna) or drop those visitors")
+    kinds = [_value_kinds(c) for c in raw]
+    seen = [k for k in pd.unique(np.concatenate(kinds)) if k != "missing"]
+    if len(seen) > 1:
+        refuse([(ks != seen[0]) & (ks != "missing") for ks in kinds],
+               f"feature {name!r} mixes value types {seen}: {{count}} value(s) are not "
+               f"{seen[0]}", "convert it to one type, e.g. .astype(str) for a label or "
+               "pandas.to_numeric for a number")
+    kind = schema.kinds[name]
+    if kind == "categorical":
+        levels = pd.Index(list(schema.categories[name]))
+        refuse([levels.get_indexer(c) < 0 for c in raw],
+               f"feature {name!r} has {{count}} value(s) not among its levels "
+               f"{list(levels)[:_MAX_LISTED]}",
+               "map them to a known level, or rebuild the schema from all the data")
+        return
+    values = [_as_float(c) for c in raw]
+    refuse([np.isnan(v) for v in values],
+           f"{kind} feature {name!r} has {{count}} value(s) that are not numbers",
+           "convert the column to numbers, or declare it categorical")
+    if kind == "binary":
+        refuse([(v != 0) & (v != 1) for v in values],
+               f"binary feature {name!r} has {{count}} value(s) other than 0/1",
+               "binary features take 0/1 or True/False; declare it continuous instead")
+        return
+    refuse([np.isinf(v) for v in values],
+           f"feature {name!r} has {{count}} infinite value(s)",
+           "drop those visitors or cap the values")
+    refuse([np.abs(v) > FEATURE_LIMIT for v in values],
+           f"feature {name!r} has {{count}} value(s) beyond float32's range "
+           f"±{FEATURE_LIMIT:.3g}", "rescale it (e.g. take a log) or drop it")
+
+
+def _unencodable(dtype: Any) -> bool:
+    return bool(
+        pd.api.types.is_datetime64_any_dtype(dtype)
+        or pd.api.types.is_timedelta64_dtype(dtype)
+        or pd.api.types.is_complex_dtype(dtype)
+        or isinstance(dtype, pd.PeriodDtype | pd.IntervalDtype)
+    )
+
+
+def _value_kinds(column: pd.Series) -> np.ndarray:
+    """The kind of each value (see :func:`_value_kind`); by dtype unless it is object."""
+    if pd.api.types.is_object_dtype(column.dtype):
+        return column.map(_value_kind).to_numpy(dtype=object)
+    if pd.api.types.is_bool_dtype(column.dtype):
+        kind = "bool"
+    elif pd.api.types.is_numeric_dtype(column.dtype):
+        kind = "number"
+    elif pd.api.types.is_string_dtype(column.dtype):
+        kind = "text"
+    else:
+        kind = str(column.dtype)
+    return np.where(column.isna().to_numpy(dtype=bool), "missing", kind).astype(object)
+
+
+def _value_kind(value: Any) -> str:
+    """The kind of one value of an object column: bool, number, text, missing or its type."""
+    if value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NA:
+        return "missing"
+    if isinstance(value, bool | np.bool_):
+        return "bool"
+    if isinstance(value, numbers.Real | decimal.Decimal):
+        return "number"
+    if isinstance(value, str):
+        return "text"
+    return type(value).__name__
+
+
+def _check_family(observed: Any, outcomes: list[np.ndarray], family: str) -> None:
+    """What the likelihood needs: 0/1 for binary; >= 0 with some zeros for hurdle (the
+    outcome is known to vary)."""
+    from pytyche.contracts import RESERVED_OUTCOME_COLUMN
+
+    name = _outcome_name(observed)
+    refuse = _refuser(observed, RESERVED_OUTCOME_COLUMN)
+    if family == "binary":
+        refuse([(y != 0) & (y != 1) for y in outcomes],
+               f"a conversion (binary) fit needs outcome {name!r} to be 0 or 1, but "
+               "{count} value(s) are not",
+               "fit it with pytyche.fit (which picks the model from the values) or "
+               "fit_continuous_bcf")
+    elif family == "hurdle":
+        refuse([y < 0 for y in outcomes],
+               f"a revenue (hurdle) fit needs outcome {name!r} to be >= 0, but {{count}} "
+               "value(s) are negative",
+               "fit it with fit_continuous_bcf, or fix those rows")
+        if all(np.all(y > 0) for y in outcomes):
+            msg = (
+                f"outcome {name!r} is positive for every visitor: the revenue model's "
+                "conversion part needs visitors with a zero outcome as well; fit it with "
+                "fit_continuous_bcf (or pytyche.fit, which picks the model from the values)"
+            )
+            raise SchemaViolation(msg)
+
+
+def _refuser(observed: Any, column: str):
+    """``refuse(masks, problem, fix)``: raise naming the first visitor flagged in ``masks``
+    (one boolean array per treatment), if any, with its value in ``column`` of the visitor
+    frames. ``{count}`` in ``problem`` becomes the number flagged over all treatments (by
+    replacement, not ``str.format``: the text holds the user's column names)."""
+
+    def refuse(masks: Sequence[np.ndarray], problem: str, fix: str) -> None:
+        count = sum(int(np.count_nonzero(m)) for m in masks)
+        if not count:
+            return
+        k = next(k for k, m in enumerate(masks) if m.any())
+        variant = observed.variants[k]
+        pos = int(np.flatnonzero(masks[k])[0])
+        value = shown(variant.visitors[column].iloc[pos])
+        problem = problem.replace("{count}", str(count))
+        msg = (f"{problem}; the first is {value} at "
+               f"{_visitor(observed, variant, pos)}. {fix[0].upper()}{fix[1:]}")
+        raise SchemaViolation(msg)
+
+    return refuse
+
+
+def _visitor(observed: Any, variant: Any, pos: int) -> str:
+    """A visitor in the user's terms: treatment, visitor id and row."""
+    from pytyche.contracts import RESERVED_VISITOR_ID_COLUMN
+
+    frame = variant.visitors
+    parts = [f"treatment {variant.name!r}"]
+    if RESERVED_VISITOR_ID_COLUMN in frame.columns:
+        schema = observed.schema
+        id_name = schema.visitor_id if schema is not None and schema.visitor_id else (
+            RESERVED_VISITOR_ID_COLUMN)
+        parts.append(f"{id_name} {shown(frame[RESERVED_VISITOR_ID_COLUMN].iloc[pos])}")
+    index = frame.index
+    if isinstance(index, pd.RangeIndex) and index.start == 0 and index.step == 1:
+        parts.append(f"row {pos} of that treatment's visitors (0-based)")
+    else:
+        parts.append(f"row {shown(index[pos])} (the index label of its visitor frame)")
+    return ", ".join(parts)
 
 
 def _pairs(items: Iterable[tuple[str, int]]) -> str:
