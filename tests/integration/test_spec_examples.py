@@ -367,9 +367,14 @@ class TestSequential:
         assert finished.latest is finished.history[-1]
         assert finished.current_round_idx == 2
         assert finished.next_recommendation is finished.history[-1].next_recommendation
-        assert isinstance(finished.graduation_candidates(sustained_rounds=2), list)
-        assert isinstance(finished.has_graduation_candidate(), bool)
-        assert isinstance(finished.has_credible_segments(stability_threshold=0.80), bool)
+        plan = finished.next_recommendation
+        sustained = finished.graduation_candidates(sustained_rounds=2)
+        assert sustained == [c for c in plan.graduation_candidates if c.sustained_rounds >= 2]
+        assert finished.has_graduation_candidate() is bool(sustained)  # the rule's bar is 2
+        stable = [s for s in plan.segments if s.stability_score >= 0.80]
+        assert finished.has_credible_segments(stability_threshold=0.80) is bool(stable)
+        assert finished.has_credible_segments(stability_threshold=0.0) is bool(
+            [s for s in plan.segments if not np.isnan(s.stability_score)])
         assert set(finished.dropped_treatments()) <= set(TREATMENTS)
         assert "round" in finished.summary
         assert finished.confidence in ("high", "medium", "low")
