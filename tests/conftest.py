@@ -43,7 +43,7 @@ def _as_failure(report: pytest.TestReport | pytest.CollectReport) -> None:
     longrepr = report.longrepr
     reason = longrepr[2] if isinstance(longrepr, tuple) and len(longrepr) == 3 else longrepr
     report.outcome = "failed"
-    report.longrepr = (f"skipped, and PYTYCHE_NO_SKIPS is set (CI runs every test): {reason}")
+    report.longrepr = f"skipped, and PYTYCHE_NO_SKIPS is set (CI runs every test): {reason}"
 
 
 @pytest.hookimpl(wrapper=True)

@@ -1,4 +1,4 @@
-"""run_sweep(backend="ray") on a local Ray instance (skipped without the distributed extra)."""
+"""run_sweep(backend="ray") on a local Ray instance (Ray is a dev dependency: missing, it fails)."""
 
 from __future__ import annotations
 
