@@ -84,6 +84,20 @@ class TestCells:
         np.testing.assert_allclose(probs[0], [0.3 + 0.7 / 3, 0.7 / 3, 0.7 / 3])
         np.testing.assert_allclose(probs.sum(axis=1), 1.0)
 
+    def test_analysis_blend_refuses_rows_off_one(self, visitors):
+        """The analysis layer's blend (what loop_regret measures under) refuses a mixture
+        whose rows do not sum to 1, and agrees with the loop's validated one otherwise."""
+        from pytyche.analysis._blend import blend_probabilities as analysis_blend
+
+        short = [Cell("control", BaselinePolicy(), 0.5), Cell("explore", UniformPolicy(), 0.4)]
+        with pytest.raises(ValueError, match=r"sum to 0\.9"):
+            analysis_blend(short, visitors, T)
+        with pytest.raises(ValueError, match="at least one cell"):
+            analysis_blend([], visitors, T)
+        cells = [Cell("control", BaselinePolicy(), 0.3), Cell("explore", UniformPolicy(), 0.7)]
+        np.testing.assert_array_equal(analysis_blend(cells, visitors, T),
+                                      blend_probabilities(cells, visitors, T))
+
 
 class TestPolicies:
     def test_baseline_and_uniform(self, visitors):
