@@ -107,6 +107,20 @@ class TestFeatureMatrix:
         with pytest.raises(ValueError, match="read-only"):
             first[0, 0] = 1.0
 
+    def test_refresh_reads_frames_edited_in_place(self):
+        """refresh=True (what a fit asks for) encodes the frames as they are now."""
+        data = observed(with_schema=False)
+        stale = feature_matrix(data)
+        frame = data.variants[0].visitors
+        name = frame.columns[0]
+        if pd.api.types.is_numeric_dtype(frame[name]):
+            frame.loc[frame.index[0], name] = frame[name].iloc[0] + 1
+        else:
+            frame.loc[frame.index[0], name] = frame[name].iloc[-1]
+        fresh = feature_matrix(data, refresh=True)
+        assert feature_matrix(data) is fresh
+        assert not np.array_equal(fresh, stale)
+
     def test_not_part_of_the_value(self):
         """The kept matrix is out of repr and equality, and a replaced copy re-encodes."""
         data = observed()

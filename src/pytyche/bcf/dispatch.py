@@ -57,7 +57,7 @@ def _check_observed(observed: object) -> None:
 def _engine_inputs(observed: ObservedExperimentData):
     _check_observed(observed)
     return (
-        feature_matrix(observed),
+        feature_matrix(observed, refresh=True),
         observed.treatment_index(),
         observed.outcome(),
         observed.propensities(),

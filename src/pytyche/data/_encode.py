@@ -61,13 +61,15 @@ def encode_new_visitors(
     return encode_features(schema, visitors)
 
 
-def feature_matrix(observed: ObservedExperimentData) -> np.ndarray:
+def feature_matrix(observed: ObservedExperimentData, *, refresh: bool = False) -> np.ndarray:
     """Encoded features of every visitor, in variant order: float32, shape (n, p), read-only.
 
     Encoded once per object and kept on it (an analysis reads the matrix many times); the
-    array is read-only so that no caller can change what the next one reads.
+    array is read-only so that no caller can change what the next one reads. ``refresh=True``
+    encodes afresh: a fit asks for that, so visitor frames edited in place since the last
+    encoding are fitted as they are now, the same values its data checks just read.
     """
-    matrix = observed._feature_matrix
+    matrix = None if refresh else observed._feature_matrix
     if matrix is None:
         schema = feature_schema(observed)
         matrix = np.concatenate(
