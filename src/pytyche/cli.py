@@ -183,7 +183,7 @@ def _split(text: str | None) -> list[str] | None:
 
 def _load(data: str | None, sql: str | None, database: str | None, **keys: Any) -> Any:
     """Observed data from a CSV/Parquet path or a DuckDB query."""
-    from pytyche.data import file_kind, looks_like_sql, read_csv, read_parquet, read_sql
+    from pytyche.data import looks_like_sql, read_csv, read_parquet, read_sql, source_kind
 
     if sql is not None:
         if data is not None:
@@ -198,9 +198,7 @@ def _load(data: str | None, sql: str | None, database: str | None, **keys: Any) 
         raise CliError(msg)
     if looks_like_sql(data):
         return read_sql(data, database, **keys)
-    kind = file_kind(data)
-    if kind is None and _is_dir(data):
-        kind = "parquet"  # a folder of Parquet files
+    kind = source_kind(data)  # a folder of Parquet files reads as "parquet"
     if kind == "parquet":
         return read_parquet(data, **keys)
     if kind in ("csv", "tsv"):
@@ -208,13 +206,6 @@ def _load(data: str | None, sql: str | None, database: str | None, **keys: Any) 
     msg = (f"cannot tell the format of {data!r}; use a .csv, .tsv, .csv.gz or .parquet file, "
            "or --sql")
     raise CliError(msg)
-
-
-def _is_dir(text: str) -> bool:
-    try:
-        return Path(text).expanduser().is_dir()
-    except (RuntimeError, OSError, ValueError):  # ~unknownuser: the reader explains it
-        return False
 
 
 def _checked_out(out: str) -> Path:

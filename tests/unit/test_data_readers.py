@@ -10,7 +10,14 @@ import pandas as pd
 import pytest
 from _data_helpers import visitor_frame
 
-from pytyche.data import feature_matrix, from_dataframe, read_csv, read_parquet, read_sql
+from pytyche.data import (
+    feature_matrix,
+    from_dataframe,
+    read_csv,
+    read_parquet,
+    read_sql,
+    source_kind,
+)
 from pytyche.errors import SchemaViolation
 
 KEYS = {"treatment": "arm", "outcome": "revenue", "control": "A",
@@ -36,6 +43,24 @@ def assert_same(data, expected) -> None:
     assert data.schema == expected.schema
     np.testing.assert_allclose(data.outcome(), expected.outcome())
     np.testing.assert_array_equal(feature_matrix(data), feature_matrix(expected))
+
+
+class TestSourceKind:
+    def test_by_extension(self, tmp_path: Path) -> None:
+        """A file's kind is its extension's, compression ignored; an unknown one is None."""
+        assert [source_kind(tmp_path / n) for n in ("a.csv.gz", "a.tsv", "a.pq", "a.xlsx")] == [
+            "csv", "tsv", "parquet", None]
+
+    def test_folder(self, tmp_path: Path) -> None:
+        """A folder reads as Parquet part files unless it is named like a CSV or TSV."""
+        for name in ("parts", "parts.parquet", "rounds.csv"):
+            (tmp_path / name).mkdir()
+        kinds = [source_kind(tmp_path / n) for n in ("parts", "parts.parquet", "rounds.csv")]
+        assert kinds == ["parquet", "parquet", "csv"]
+
+    def test_unknown_user_is_not_a_folder(self) -> None:
+        """``~nosuchuser/x`` is no folder (the reader explains the path), never a RuntimeError."""
+        assert source_kind("~pytyche_no_such_user/x") is None
 
 
 class TestReadCsv:

@@ -22,8 +22,14 @@ from pytyche.bcf.results import (
     stash_observed,
 )
 from pytyche.contracts import MetricFamily, ObservedExperimentData
-from pytyche.data import HURDLE_ZERO_SHARE, check_fittable, feature_matrix, infer_metric
-from pytyche.data._validate import fittable_outcomes
+from pytyche.data import (
+    HURDLE_ZERO_SHARE,
+    check_fittable,
+    check_observed,
+    feature_matrix,
+    fittable_outcomes,
+    infer_metric,
+)
 from pytyche.errors import UncalibratedWarning
 
 __all__ = [
@@ -45,17 +51,8 @@ _FAMILY_OF_ENGINE = {"fit_continuous_arrays": "continuous", "fit_binary_arrays":
                      "fit_hurdle_arrays": "hurdle"}
 
 
-def _check_observed(observed: object) -> None:
-    if not isinstance(observed, ObservedExperimentData):
-        msg = (
-            f"expected ObservedExperimentData, got {type(observed).__name__}; load data with "
-            "pytyche.from_dataframe / read_csv / read_parquet / read_sql"
-        )
-        raise TypeError(msg)
-
-
 def _engine_inputs(observed: ObservedExperimentData):
-    _check_observed(observed)
+    check_observed(observed)
     return (
         feature_matrix(observed, refresh=True),
         observed.treatment_index(),
@@ -78,7 +75,7 @@ def _fit_public(result_type: type, engine: str, observed: ObservedExperimentData
     from pytyche.bcf._preprocess import min_visitors_per_arm
 
     engine_kwargs["config"] = GPUBCFConfig.from_options(config, config_fields, caller=caller)
-    _check_observed(observed)
+    check_observed(observed)
     check_fittable(observed, family=_FAMILY_OF_ENGINE[engine],
                    min_visitors=min_visitors_per_arm(engine_kwargs["config"]))
     X, z, y, propensity = _engine_inputs(observed)
@@ -277,7 +274,7 @@ def fit(observed: ObservedExperimentData, **kwargs: Any):
     >>> observed = pt.read_csv("visitors.csv", treatment="arm", outcome="revenue")  # doctest: +SKIP
     >>> posterior = pt.fit(observed, seed=0)  # doctest: +SKIP
     """
-    _check_observed(observed)
+    check_observed(observed)
     # The outcome checked by treatment and visitor first: select_family sees bare values.
     family = select_family(np.concatenate(fittable_outcomes(observed)))
     if family == "binary":
@@ -295,7 +292,7 @@ def fit_for_metric(observed: ObservedExperimentData, **kwargs: Any):
     ``--metric`` given on the command line): a batch of data that happens to have, say, no
     zeros then cannot switch the model. Keyword arguments go to the chosen fit.
     """
-    _check_observed(observed)
+    check_observed(observed)
     family = observed.metric_family
     if family == MetricFamily.BINARY:
         return fit_binary_bcf(observed, **kwargs)

@@ -19,17 +19,26 @@ from __future__ import annotations
 from pytyche.data._encode import encode_new_visitors, feature_matrix
 from pytyche.data._frame import from_dataframe
 from pytyche.data._metric import HURDLE_ZERO_SHARE, infer_metric
-from pytyche.data._readers import file_kind, looks_like_sql, read_csv, read_parquet, read_sql
+from pytyche.data._readers import (
+    file_kind,
+    looks_like_sql,
+    read_csv,
+    read_parquet,
+    read_sql,
+    source_kind,
+)
 from pytyche.data._schema import feature_schema, infer_schema
-from pytyche.data._validate import check_fittable
+from pytyche.data._validate import check_fittable, check_observed, fittable_outcomes
 
 __all__ = [
     "HURDLE_ZERO_SHARE",
     "check_fittable",
+    "check_observed",
     "encode_new_visitors",
     "feature_matrix",
     "feature_schema",
     "file_kind",
+    "fittable_outcomes",
     "from_dataframe",
     "infer_metric",
     "infer_schema",
@@ -37,4 +46,5 @@ __all__ = [
     "read_csv",
     "read_parquet",
     "read_sql",
+    "source_kind",
 ]

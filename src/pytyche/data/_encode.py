@@ -8,7 +8,7 @@ import pandas as pd
 from pytyche.contracts import ObservedExperimentData, VisitorSchema
 from pytyche.data._schema import feature_schema
 from pytyche.data._validate import FEATURE_LIMIT
-from pytyche.data._values import shown
+from pytyche.data._values import first_row, shown
 from pytyche.errors import SchemaViolation
 
 __all__ = ["encode_features", "encode_new_visitors", "feature_matrix"]
@@ -123,7 +123,7 @@ def _encode_column(schema: VisitorSchema, name: str, column: pd.Series) -> np.nd
         values = pd.to_numeric(column, errors="coerce").to_numpy(dtype=np.float64)
         big = np.abs(values) > FEATURE_LIMIT  # inf included; float32 would make them inf
         if big.any():
-            row = int(np.flatnonzero(big)[0])
+            row = first_row(big)
             msg = (
                 f"feature {name!r} has {int(big.sum())} infinite value(s) or value(s) beyond "
                 f"float32's range (first at row {row}: {shown(column.iloc[row])}); cap or drop "
@@ -133,7 +133,7 @@ def _encode_column(schema: VisitorSchema, name: str, column: pd.Series) -> np.nd
         values = values.astype(np.float32)
     nan = np.isnan(values)
     if nan.any():
-        row = int(np.flatnonzero(nan)[0])
+        row = first_row(nan)
         msg = (
             f"feature {name!r} has {int(nan.sum())} missing or non-numeric value(s) "
             f"(first at row {row}: {column.iloc[row]!r}); impute or drop those rows"

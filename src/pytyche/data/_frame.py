@@ -27,6 +27,7 @@ from pytyche.data._metric import check_metric, infer_metric
 from pytyche.data._schema import infer_schema
 from pytyche.data._validate import (
     check_float32_values,
+    check_internal_names,
     check_outcome_range,
     check_outcome_varies,
     date_like,
@@ -36,7 +37,7 @@ from pytyche.data._validate import (
     is_number,
     normalise_labels,
 )
-from pytyche.data._values import shown
+from pytyche.data._values import first_row, shown
 from pytyche.errors import PytycheWarning, SchemaViolation
 
 __all__ = ["from_dataframe"]
@@ -308,14 +309,7 @@ def _resolve_features(
                     "the column"
                 )
                 raise SchemaViolation(msg)
-    internal = [n for n in names if is_internal_name(n)]
-    if internal:
-        msg = (
-            f"feature(s) {internal[:10]} use the __name__ form pytyche reserves for its own "
-            "columns (a saved posterior stores the arm as __treatment__); rename them, e.g. "
-            f"df.rename(columns={{{internal[0]!r}: {internal[0].strip('_')!r}}})"
-        )
-        raise SchemaViolation(msg)
+    check_internal_names(names, frame="df")
     if _TREATMENT_VIEW_COLUMN in names:
         msg = (
             f"feature {_TREATMENT_VIEW_COLUMN!r} would clash with the treatment label column "
@@ -372,10 +366,6 @@ def _passthrough_columns(
 # --------------------------------------------------------------------------------------------
 
 
-def _first_row(mask: np.ndarray) -> int:
-    return int(np.flatnonzero(mask)[0])
-
-
 def _outcome_values(column: pd.Series, name: str) -> np.ndarray:
     column = decimals_to_float(column)
     dtype = column.dtype
@@ -388,7 +378,7 @@ def _outcome_values(column: pd.Series, name: str) -> np.ndarray:
         ok = column.map(lambda v: v is None or v is pd.NA or isinstance(v, numbers.Real))
         numeric = bool(ok.all())
         if not numeric:
-            row = _first_row(~ok.to_numpy(dtype=bool))
+            row = first_row(~ok.to_numpy(dtype=bool))
             msg = (
                 f"outcome {name!r} is not numeric: row {row} holds {shown(column.iloc[row])} "
                 f"({type(column.iloc[row]).__name__}); convert it with pandas.to_numeric or "
@@ -408,7 +398,7 @@ def _outcome_values(column: pd.Series, name: str) -> np.ndarray:
     if bad.any():
         n_nan = int(np.isnan(y).sum())
         n_inf = int(bad.sum()) - n_nan
-        row = _first_row(bad)
+        row = first_row(bad)
         msg = (
             f"outcome {name!r} has {n_nan} missing (NaN) and {n_inf} infinite value(s); "
             f"first at row {row} (0-based): {shown(column.iloc[row])}. Drop or fix those rows"
@@ -423,7 +413,7 @@ def _arms(column: pd.Series, name: str, control: Any) -> tuple[tuple[str, ...], 
     if null.any():
         msg = (
             f"treatment column {name!r} has {int(null.sum())} missing value(s) (first at row "
-            f"{_first_row(null)}); every visitor needs an arm, so drop or label those rows"
+            f"{first_row(null)}); every visitor needs an arm, so drop or label those rows"
         )
         raise SchemaViolation(msg)
     if isinstance(column.dtype, pd.CategoricalDtype):
@@ -484,12 +474,12 @@ def _check_visitor_ids(column: pd.Series, name: str) -> None:
     if null.any():
         msg = (
             f"visitor id column {name!r} has {int(null.sum())} missing value(s) (first at row "
-            f"{_first_row(null)}); give every visitor an id or pass visitor_id=None"
+            f"{first_row(null)}); give every visitor an id or pass visitor_id=None"
         )
         raise SchemaViolation(msg)
     repeated = column.duplicated(keep=False).to_numpy(dtype=bool)
     if repeated.any():
-        row = _first_row(repeated)
+        row = first_row(repeated)
         value = column.iloc[row]
         rows = np.flatnonzero((column == value).to_numpy(dtype=bool))[:5].tolist()
         msg = (
@@ -523,7 +513,7 @@ def _feature_column(column: pd.Series, name: str) -> pd.Series:
         )
         raise SchemaViolation(msg)
     if null.any():
-        row = _first_row(null)
+        row = first_row(null)
         msg = (
             f"feature {name!r} has {int(null.sum())} missing value(s) of {len(column)} (first "
             f"at row {row}); impute them (e.g. df[{name!r}].fillna(...)) or drop those rows"
@@ -537,7 +527,7 @@ def _feature_column(column: pd.Series, name: str) -> pd.Series:
         values = pd.Series(column).to_numpy(dtype=np.float64, na_value=np.nan)
         inf = np.isinf(values)
         if inf.any():
-            row = _first_row(inf)
+            row = first_row(inf)
             msg = (
                 f"feature {name!r} has {int(inf.sum())} infinite value(s) (first at row "
                 f"{row}: {shown(values[row])}); replace them with finite numbers or drop those rows"
@@ -566,7 +556,7 @@ def _normalise_object(column: pd.Series, name: str) -> pd.Series:
         return pd.to_numeric(column)
     if distinct == ["str"]:
         return column
-    first = column.iloc[_first_row((kinds != distinct[0]).to_numpy(dtype=bool))] if len(
+    first = column.iloc[first_row((kinds != distinct[0]).to_numpy(dtype=bool))] if len(
         distinct
     ) > 1 else column.iloc[0]
     msg = (
@@ -584,7 +574,7 @@ def _one_kind(column: pd.Series, name: str, what: str) -> pd.Series:
     kinds = column.map(lambda v: "number" if is_number(v) else type(v).__name__)
     distinct = list(dict.fromkeys(kinds))
     if len(distinct) > 1:
-        row = _first_row((kinds != distinct[0]).to_numpy(dtype=bool))
+        row = first_row((kinds != distinct[0]).to_numpy(dtype=bool))
         msg = (
             f"{what} {name!r} mixes value types {distinct} (row 0 holds "
             f"{shown(column.iloc[0])}, row {row} holds {shown(column.iloc[row])}); convert it "
@@ -599,7 +589,7 @@ def _passthrough_column(column: pd.Series, name: str) -> pd.Series:
     if null.any():
         msg = (
             f"reserved column {name!r} has {int(null.sum())} missing value(s) (first at row "
-            f"{_first_row(null)}); fill it for every visitor or drop the column"
+            f"{first_row(null)}); fill it for every visitor or drop the column"
         )
         raise SchemaViolation(msg)
     column = _one_kind(column, name, "reserved column")
@@ -612,7 +602,7 @@ def _passthrough_column(column: pd.Series, name: str) -> pd.Series:
         values = pd.Series(column).to_numpy(dtype=np.float64, na_value=np.nan)
         bad = ~((values >= 0) & (values <= 1))
         if bad.any():
-            row = _first_row(bad)
+            row = first_row(bad)
             msg = (
                 f"propensity column {name!r} has {int(bad.sum())} value(s) outside [0, 1] "
                 f"(first at row {row}: {shown(values[row])}); it must hold assignment probabilities"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from pytyche.contracts import MetricFamily, metric_family_of
-from pytyche.data._values import shown
+from pytyche.data._values import first_row, shown
 from pytyche.errors import SchemaViolation
 
 __all__ = ["HURDLE_ZERO_SHARE", "check_metric", "infer_metric"]
@@ -64,7 +64,7 @@ def check_metric(values: np.ndarray, metric: str, *, name: str = "outcome") -> s
     if family == MetricFamily.BINARY:
         bad = ~np.isin(y, (0.0, 1.0))
         if bad.any():
-            row = int(np.flatnonzero(bad)[0])
+            row = first_row(bad)
             msg = (
                 f"outcome {name!r} cannot be metric={metric!r}: {int(bad.sum())} value(s) are "
                 f"not 0 or 1 (first at row {row}: {shown(y[row])}, range "
@@ -75,7 +75,7 @@ def check_metric(values: np.ndarray, metric: str, *, name: str = "outcome") -> s
     elif family == MetricFamily.HURDLE:
         bad = y < 0
         if bad.any():
-            row = int(np.flatnonzero(bad)[0])
+            row = first_row(bad)
             msg = (
                 f"outcome {name!r} cannot be metric={metric!r}: {int(bad.sum())} negative "
                 f"value(s) (first at row {row}: {shown(y[row])}); revenue is never negative, so "

@@ -17,7 +17,7 @@ from pytyche.data._validate import check_raw_header
 from pytyche.errors import SchemaViolation, SourceError
 
 __all__ = ["file_kind", "looks_like_sql", "read_csv", "read_frame", "read_parquet", "read_sql",
-           "resolve_path", "run_query"]
+           "resolve_path", "run_query", "source_kind"]
 
 _TABLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*){0,2}")
 _FILE_READERS = {
@@ -93,6 +93,24 @@ def file_kind(path: str | os.PathLike[str]) -> str | None:
     return None
 
 
+def source_kind(path: str | os.PathLike[str]) -> str | None:
+    """How a file source is read: ``"csv"``, ``"tsv"`` or ``"parquet"`` by :func:`file_kind`,
+    ``"parquet"`` for a folder not named like a CSV or TSV (a folder of Parquet files), or
+    ``None`` when neither tells. A folder named like a CSV keeps ``"csv"`` and is refused as a
+    folder by the reader."""
+    kind = file_kind(path)
+    if kind not in ("csv", "tsv") and _is_dir(path):
+        return "parquet"
+    return kind
+
+
+def _is_dir(path: str | os.PathLike[str]) -> bool:
+    try:
+        return Path(path).expanduser().is_dir()
+    except (RuntimeError, OSError, ValueError):  # ~unknownuser: resolve_path explains it
+        return False
+
+
 def looks_like_sql(text: str) -> bool:
     """Whether command-line ``text`` is a query rather than a path: an existing file or folder
     is always a path (a file may be called ``from 2024.csv``), anything else is a query when it
@@ -123,9 +141,7 @@ def read_frame(
     SchemaViolation
         The contents cannot be parsed, or the header repeats or omits a name.
     """
-    kind = file_kind(path)
-    if Path(str(path)).expanduser().is_dir() and kind not in ("csv", "tsv"):
-        kind = "parquet"  # a folder of Parquet files; a folder named like a CSV is refused
+    kind = source_kind(path)
     if kind is None:
         msg = (f"cannot tell the format of {str(path)!r}; use a .csv, .tsv (optionally .gz) or "
                ".parquet file")

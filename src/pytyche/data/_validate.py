@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from pytyche.data._values import shown
+from pytyche.data._values import first_row, shown
 from pytyche.errors import PytycheWarning, SchemaViolation
 
 __all__ = [
@@ -29,6 +29,8 @@ __all__ = [
     "OUTCOME_LIMIT",
     "check_fittable",
     "check_float32_values",
+    "check_internal_names",
+    "check_observed",
     "check_outcome_range",
     "check_outcome_varies",
     "check_raw_header",
@@ -74,6 +76,19 @@ def is_internal_name(name: Hashable) -> bool:
     (``__treatment__`` in saved posteriors, pyarrow's ``__index_level_0__``)."""
     return isinstance(name, str) and len(name) > 4 and name.startswith("__") and name.endswith(
         "__")
+
+
+def check_internal_names(features: Sequence[Any], *, frame: str) -> None:
+    """Refuse feature names of the :func:`is_internal_name` form: a saved posterior could not
+    keep them apart from its own columns. ``frame`` names the user's frame in the fix."""
+    internal = [name for name in features if is_internal_name(name)]
+    if internal:
+        msg = (
+            f"feature(s) {internal[:_MAX_LISTED]} use the __name__ form pytyche reserves for "
+            "its own columns (a saved posterior stores the arm as __treatment__); rename them, "
+            f"e.g. {frame}.rename(columns={{{internal[0]!r}: {internal[0].strip('_')!r}}})"
+        )
+        raise SchemaViolation(msg)
 
 
 def check_raw_header(names: Sequence[Any], *, source: str) -> None:
@@ -233,7 +248,7 @@ def check_outcome_range(y: np.ndarray, *, name: str) -> None:
     """Refuse outcome magnitudes above :data:`OUTCOME_LIMIT` (first row named)."""
     big = np.abs(y) > OUTCOME_LIMIT
     if big.any():
-        row = int(np.flatnonzero(big)[0])
+        row = first_row(big)
         msg = (
             f"outcome {name!r} has {int(big.sum())} value(s) beyond ±{OUTCOME_LIMIT:g} (first "
             f"at row {row} (0-based): {shown(y[row])}); the model computes in float32 and would "
@@ -267,7 +282,7 @@ def check_float32_values(values: np.ndarray, *, name: str) -> None:
     """Refuse a numeric feature whose values overflow float32 (first row named)."""
     big = np.abs(values) > FEATURE_LIMIT
     if big.any():
-        row = int(np.flatnonzero(big)[0])
+        row = first_row(big)
         msg = (
             f"feature {name!r} has {int(big.sum())} value(s) beyond float32's range ±"
             f"{FEATURE_LIMIT:.3g} (first at row {row} (0-based): {shown(values[row])}); "
@@ -328,7 +343,7 @@ def check_fittable(
     from pytyche.contracts import MetricFamily
     from pytyche.data._schema import feature_schema
 
-    _check_observed_type(observed)
+    check_observed(observed)
     family = observed.metric_family.value if family is None else str(family)
     if family not in {f.value for f in MetricFamily}:
         msg = f"family={family!r}; use one of {sorted(f.value for f in MetricFamily)}"
@@ -381,7 +396,7 @@ def fittable_outcomes(observed: Any) -> list[np.ndarray]:
     """
     from pytyche.contracts import RESERVED_OUTCOME_COLUMN
 
-    _check_observed_type(observed)
+    check_observed(observed)
     name = _outcome_name(observed)
     raw = [v.visitors[RESERVED_OUTCOME_COLUMN] for v in observed.variants]
     values = [_as_float(column) for column in raw]
@@ -400,7 +415,9 @@ def fittable_outcomes(observed: Any) -> list[np.ndarray]:
     return values
 
 
-def _check_observed_type(observed: Any) -> None:
+def check_observed(observed: Any) -> None:
+    """Refuse anything but :class:`~pytyche.contracts.ObservedExperimentData`, naming the
+    loaders that build one (``TypeError``)."""
     from pytyche.contracts import ObservedExperimentData
 
     if not isinstance(observed, ObservedExperimentData):
@@ -424,14 +441,7 @@ def _check_treatment_count(observed: Any) -> None:
 def _check_feature_names(observed: Any, features: Sequence[str]) -> None:
     """Feature names a posterior could not save, and, when the features were inferred from
     every column (no schema given), columns that are not features at all."""
-    internal = [name for name in features if is_internal_name(name)]
-    if internal:
-        msg = (
-            f"feature(s) {internal[:_MAX_LISTED]} use the __name__ form pytyche reserves for "
-            "its own columns (a saved posterior stores '__treatment__'); rename them, e.g. "
-            f"frame.rename(columns={{{internal[0]!r}: {internal[0].strip('_')!r}}})"
-        )
-        raise SchemaViolation(msg)
+    check_internal_names(features, frame="frame")
     if observed.schema is not None:
         return
     frame = observed.visitors()
@@ -594,7 +604,7 @@ def _refuser(observed: Any, column: str):
             return
         k = next(k for k, m in enumerate(masks) if m.any())
         variant = observed.variants[k]
-        pos = int(np.flatnonzero(masks[k])[0])
+        pos = first_row(masks[k])
         value = shown(variant.visitors[column].iloc[pos])
         problem = problem.replace("{count}", str(count))
         msg = (f"{problem}; the first is {value} at "
