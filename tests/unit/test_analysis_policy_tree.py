@@ -15,7 +15,7 @@ from _analysis_helpers import (
     pure_noise,
 )
 
-from pytyche.analysis import fit_policy_tree, has_credible_segments
+from pytyche.analysis import analyze, fit_policy_tree, has_credible_segments
 from pytyche.contracts import AllOf, ComparisonRule, EqRule, InRule
 from pytyche.data import feature_matrix
 
@@ -151,6 +151,18 @@ class TestOptions:
         tree = fit_policy_tree(planted_boundary(n=500, n_draws=20), n_bootstrap=0)
         assert all(math.isnan(v) for v in tree.stability_scores.values())
         assert not has_credible_segments(tree)
+
+    def test_deterministic_by_default(self) -> None:
+        """Without a bootstrap seed the scores are still reproducible: the default seed is 0,
+        for the tree and for analyze, never fresh entropy."""
+        post = pure_noise(n=800, n_draws=20)
+        a, b = (fit_policy_tree(post, n_bootstrap=10) for _ in range(2))
+        seeded = fit_policy_tree(post, n_bootstrap=10, bootstrap_seed=0)
+        assert a.segments == b.segments == seeded.segments
+        assert a.stability_scores == b.stability_scores == seeded.stability_scores
+        first, second = (analyze(post, n_bootstrap=10, decisions="model") for _ in range(2))
+        assert first.policy_tree.stability_scores == second.policy_tree.stability_scores
+        assert first.policy_tree.stability_scores == seeded.stability_scores
 
     def test_deterministic_given_seed(self) -> None:
         """Same bootstrap seed, same result; the scores depend on the seed only."""

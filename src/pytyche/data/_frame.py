@@ -36,6 +36,7 @@ from pytyche.data._validate import (
     is_internal_name,
     is_number,
     normalise_labels,
+    unencodable,
 )
 from pytyche.data._values import first_row, shown
 from pytyche.errors import PytycheWarning, SchemaViolation
@@ -493,13 +494,7 @@ def _check_visitor_ids(column: pd.Series, name: str) -> None:
 def _feature_column(column: pd.Series, name: str) -> pd.Series:
     column = decimals_to_float(column)
     dtype = column.dtype
-    unsupported = (
-        pd.api.types.is_datetime64_any_dtype(dtype)
-        or pd.api.types.is_timedelta64_dtype(dtype)
-        or pd.api.types.is_complex_dtype(dtype)
-        or isinstance(dtype, pd.PeriodDtype | pd.IntervalDtype)
-    )
-    if unsupported:
+    if unencodable(dtype):
         msg = (
             f"feature {name!r} has dtype {dtype}, which pytyche cannot encode; convert it to a "
             "number (e.g. days since a date) or a string label"

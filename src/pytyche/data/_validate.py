@@ -41,6 +41,7 @@ __all__ = [
     "is_internal_name",
     "is_number",
     "normalise_labels",
+    "unencodable",
 ]
 
 #: Largest outcome magnitude accepted. The engine standardises y in float32 (mean, sum of
@@ -246,16 +247,9 @@ def decimals_to_float(column: pd.Series) -> pd.Series:
 
 def check_outcome_range(y: np.ndarray, *, name: str) -> None:
     """Refuse outcome magnitudes above :data:`OUTCOME_LIMIT` (first row named)."""
-    big = np.abs(y) > OUTCOME_LIMIT
-    if big.any():
-        row = first_row(big)
-        msg = (
-            f"outcome {name!r} has {int(big.sum())} value(s) beyond ±{OUTCOME_LIMIT:g} (first "
-            f"at row {row} (0-based): {shown(y[row])}); the model computes in float32 and would "
-            "overflow. Check that the column is an outcome and not an id, or rescale it (e.g. "
-            "cents to thousands)"
-        )
-        raise SchemaViolation(msg)
+    _refuse_beyond(y, OUTCOME_LIMIT, f"outcome {name!r}", f"±{OUTCOME_LIMIT:g}",
+                   "the model computes in float32 and would overflow. Check that the column is "
+                   "an outcome and not an id, or rescale it (e.g. cents to thousands)")
 
 
 def check_outcome_varies(y: np.ndarray, *, name: str) -> None:
@@ -280,14 +274,18 @@ def check_outcome_varies(y: np.ndarray, *, name: str) -> None:
 
 def check_float32_values(values: np.ndarray, *, name: str) -> None:
     """Refuse a numeric feature whose values overflow float32 (first row named)."""
-    big = np.abs(values) > FEATURE_LIMIT
+    _refuse_beyond(values, FEATURE_LIMIT, f"feature {name!r}",
+                   f"float32's range ±{FEATURE_LIMIT:.3g}",
+                   "rescale it (e.g. take a log) or drop it from features")
+
+
+def _refuse_beyond(values: np.ndarray, limit: float, what: str, bound: str, fix: str) -> None:
+    """Refuse magnitudes above ``limit``, counting them and naming the first row."""
+    big = np.abs(values) > limit
     if big.any():
         row = first_row(big)
-        msg = (
-            f"feature {name!r} has {int(big.sum())} value(s) beyond float32's range ±"
-            f"{FEATURE_LIMIT:.3g} (first at row {row} (0-based): {shown(values[row])}); "
-            "rescale it (e.g. take a log) or drop it from features"
-        )
+        msg = (f"{what} has {int(big.sum())} value(s) beyond {bound} (first at row {row} "
+               f"(0-based): {shown(values[row])}); {fix}")
         raise SchemaViolation(msg)
 
 
@@ -485,7 +483,7 @@ def _check_feature_values(observed: Any, schema: Any, name: str) -> None:
         )
         raise SchemaViolation(msg)
     raw = [v.visitors[name] for v in observed.variants]
-    odd = next((c.dtype for c in raw if _unencodable(c.dtype)), None)
+    odd = next((c.dtype for c in raw if unencodable(c.dtype)), None)
     if odd is not None:
         msg = (
             f"feature {name!r} has dtype {odd}, which pytyche cannot encode; convert it to a "
@@ -528,7 +526,9 @@ def _check_feature_values(observed: Any, schema: Any, name: str) -> None:
            f"±{FEATURE_LIMIT:.3g}", "rescale it (e.g. take a log) or drop it")
 
 
-def _unencodable(dtype: Any) -> bool:
+def unencodable(dtype: Any) -> bool:
+    """Whether a feature dtype is one pytyche cannot encode (dates, durations, complex numbers,
+    periods, intervals)."""
     return bool(
         pd.api.types.is_datetime64_any_dtype(dtype)
         or pd.api.types.is_timedelta64_dtype(dtype)
