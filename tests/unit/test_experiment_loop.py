@@ -76,11 +76,12 @@ class FakeFitExperiment(SequentialExperiment):
                        bootstrap_seed=self._seed)
 
 
-def make(store=None, n_rounds=3, seed=0, **kwargs) -> FakeFitExperiment:
+def make(store=None, n_rounds=3, seed=0, schedule=None, **kwargs) -> FakeFitExperiment:
     gen = simulated_experiment_generator(template="clustered_realistic",
                                          metric="revenue_per_visitor", effect_scale=0.3, K=3,
                                          seed=seed, treatment_names=TREATMENTS)
-    return FakeFitExperiment(generator=gen, schedule=GeometricSchedule(600, n_rounds=n_rounds),
+    schedule = GeometricSchedule(600, n_rounds=n_rounds) if schedule is None else schedule
+    return FakeFitExperiment(generator=gen, schedule=schedule,
                              treatments=TREATMENTS, seed=seed, store=store, **kwargs)
 
 
@@ -398,6 +399,56 @@ class TestResumeRefusesWhatItCannotStore:
         resumed = FakeFitExperiment.resume(tmp_path / "s", generator=lambda r, p: None,
                                            calibration=cal)
         assert resumed._calibration is cal
+
+    def test_non_json_fit_option_refused_at_creation(self, tmp_path):
+        """A fit option JSON cannot hold fails when the store is created, by name."""
+        with pytest.raises(StoreError, match=r"fit_options \['callback'\]"):
+            make(store=tmp_path / "s", fit_options={"callback": print})
+
+    def test_unstorable_fit_config_refused_at_creation(self, tmp_path):
+        """A fit config the store cannot write is refused up front, not dropped on resume."""
+        with pytest.raises(StoreError, match="fit_config of type dict"):
+            make(store=tmp_path / "s", fit_config={"num_trees_mu": 20})
+
+    def test_custom_schedule_must_be_passed_again(self, tmp_path):
+        """A schedule of the user's own type is not stored; resume without it is refused."""
+
+        class TwoRounds:
+            n_rounds = 2
+
+            def next_round_size(self, round_idx):
+                return 600 if round_idx < 2 else None
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UncalibratedWarning)
+            make(store=tmp_path / "s", schedule=TwoRounds()).advance()
+        gen = lambda r, p: None  # noqa: E731
+        with pytest.raises(StoreError, match="custom schedule.*schedule="):
+            FakeFitExperiment.resume(tmp_path / "s", generator=gen)
+        resumed = FakeFitExperiment.resume(tmp_path / "s", generator=gen, schedule=TwoRounds())
+        assert isinstance(resumed._schedule, TwoRounds) and resumed.current_round_idx == 1
+
+    def test_custom_cell_policy_must_be_passed_again(self, tmp_path):
+        """Round-0 cells with a policy of the user's own type are not stored; resume without
+        cells= is refused, naming the cells."""
+
+        @dataclass(frozen=True)
+        class ControlOnly:
+            def probabilities(self, visitors, treatments):
+                return BaselinePolicy().probabilities(visitors, treatments)
+
+            def describe(self):
+                return "control only"
+
+            def to_dict(self):
+                return {}
+
+        cells = [Cell("control", ControlOnly(), 0.2), Cell("explore", UniformPolicy(), 0.8)]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UncalibratedWarning)
+            make(store=tmp_path / "s", cells=cells).advance()
+        with pytest.raises(StoreError, match=r"\['control'\] used custom policies.*cells="):
+            FakeFitExperiment.resume(tmp_path / "s", generator=lambda r, p: None)
 
     def test_skip_calibration_restored(self, tmp_path):
         """Calibration.skip() carries nothing to restore; resume labels the run the same."""
