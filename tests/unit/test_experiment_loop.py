@@ -423,7 +423,7 @@ class TestResumeRefusesWhatItCannotStore:
             warnings.simplefilter("ignore", UncalibratedWarning)
             make(store=tmp_path / "s", schedule=TwoRounds()).advance()
         gen = lambda r, p: None  # noqa: E731
-        with pytest.raises(StoreError, match="custom schedule.*schedule="):
+        with pytest.raises(StoreError, match=r"custom schedule.*schedule="):
             FakeFitExperiment.resume(tmp_path / "s", generator=gen)
         resumed = FakeFitExperiment.resume(tmp_path / "s", generator=gen, schedule=TwoRounds())
         assert isinstance(resumed._schedule, TwoRounds) and resumed.current_round_idx == 1
