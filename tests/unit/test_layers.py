@@ -30,23 +30,48 @@ def _presentation_files() -> list[Path]:
     return files
 
 
+def _private(target: str) -> bool:
+    return any(part.startswith("_") and not (part.startswith("__") and part.endswith("__"))
+               for part in target.split(".")[1:])
+
+
 def _private_reaches(path: Path) -> list[str]:
-    """Every `pytyche.x._y` module or `_name` imported by `path` from another layer."""
+    """Every `pytyche.x._y` module or `_name` of another layer that `path` imports, by an
+    absolute or a relative import, or reads as an attribute of an imported module."""
     own = "cli" if path.name == "cli.py" else path.parent.name
+    package = ["pytyche"] if path.name == "cli.py" else ["pytyche", own]
+    tree = ast.parse(path.read_text())
+    bound: dict[str, str] = {}  # local name -> the pytyche module or name it stands for
     found = []
-    for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            targets = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
+
+    def check(target: str, lineno: int) -> None:
+        if target.startswith("pytyche.") and _layer(target) != own and _private(target):
+            found.append(f"line {lineno}: {target}")
+
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom):
+            base = (package[: len(package) - node.level + 1] if node.level else [])
+            module = ".".join([*base, *([node.module] if node.module else [])])
+            check(module, node.lineno)
+            for alias in node.names:
+                check(f"{module}.{alias.name}", node.lineno)
+                bound[alias.asname or alias.name] = f"{module}.{alias.name}"
         elif isinstance(node, ast.Import):
-            targets = [a.name for a in node.names]
-        else:
-            continue
-        for target in targets:
-            if not target.startswith("pytyche.") or _layer(target) == own:
-                continue
-            if any(part.startswith("_") for part in target.split(".")[1:]):
-                found.append(f"line {node.lineno}: {target}")
-    return found
+            for alias in node.names:
+                check(alias.name, node.lineno)
+                if alias.asname:
+                    bound[alias.asname] = alias.name
+                else:
+                    bound[alias.name.split(".")[0]] = alias.name.split(".")[0]
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Load):
+            chain, value = [node.attr], node.value
+            while isinstance(value, ast.Attribute):
+                chain.append(value.attr)
+                value = value.value
+            if isinstance(value, ast.Name) and value.id in bound:
+                check(".".join([bound[value.id], *reversed(chain)]), node.lineno)
+    return sorted(set(found))
 
 
 class TestPresentation:
@@ -61,3 +86,24 @@ class TestPresentation:
         source.write_text("from pytyche.data._readers import file_kind\n"
                           "from pytyche.analysis import _posterior\n")
         assert len(_private_reaches(source)) == 3
+
+    def test_the_check_sees_relative_imports_and_attributes(self, tmp_path: Path) -> None:
+        """A relative import out of the package and a private attribute of an imported module
+        are flagged; the package's own private modules, dunders and public names are not."""
+        folder = tmp_path / "viz"
+        folder.mkdir()
+        source = folder / "_plot.py"
+        source.write_text("from .._integrity import atomic_write\n"
+                          "from ._common import new_axes\n"
+                          "import pytyche.analysis as an\n"
+                          "import pytyche\n"
+                          "from pytyche import bcf\n"
+                          "an._leaderboard.rows\n"
+                          "pytyche.data._readers\n"
+                          "bcf._loop\n"
+                          "an.leaderboard, pytyche.__version__\n")
+        assert _private_reaches(source) == [
+            "line 1: pytyche._integrity", "line 1: pytyche._integrity.atomic_write",
+            "line 6: pytyche.analysis._leaderboard",
+            "line 6: pytyche.analysis._leaderboard.rows",
+            "line 7: pytyche.data._readers", "line 8: pytyche.bcf._loop"]
