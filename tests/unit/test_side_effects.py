@@ -91,8 +91,26 @@ class TestModuleCaches:
             _loop._BLOCK_FNS.clear()
             _loop._BLOCK_FNS.update(saved)
 
+    def test_block_runners_are_least_recently_used(self):
+        """A runner asked for again is kept (and is the same object); the oldest goes first."""
+        from pytyche.bcf import _loop
 
-class TestSweepEnvironment:
+        saved = list(_loop._BLOCK_FNS.items())
+        size = _loop._MAX_BLOCK_FNS
+        try:
+            _loop._BLOCK_FNS.clear()
+            first = _loop._block_fn(1, "scalar", 1)
+            for block in range(2, size + 1):
+                _loop._block_fn(1, "scalar", block)
+            assert _loop._block_fn(1, "scalar", 1) is first
+            _loop._block_fn(1, "scalar", size + 1)
+            kept = sorted(key[2] for key in _loop._BLOCK_FNS)
+            assert kept == [1, *range(3, size + 2)]
+        finally:
+            _loop._BLOCK_FNS.clear()
+            _loop._BLOCK_FNS.update(saved)
+
+
     def test_in_process_sweep_keeps_the_environment(self, tmp_path):
         """A sweep run in this process (workers=0) leaves XLA_FLAGS and thread variables alone."""
         from test_calibrate_sweep import fake_task
