@@ -167,6 +167,16 @@ class TestVariantData:
         with pytest.raises(SchemaViolation, match=r"name=''"):
             VariantData.from_visitors("", pd.DataFrame({"outcome": [1.0]}))
 
+    def test_outcome_not_numbers(self):
+        """Text in the outcome column is a SchemaViolation naming the variant, not numpy's."""
+        with pytest.raises(SchemaViolation, match=r"VariantData 'A': the outcome column"):
+            VariantData.from_visitors("A", pd.DataFrame({"outcome": [1.0, "twelve"]}))
+
+    def test_not_a_frame_from_visitors(self):
+        """from_visitors with a list of rows is refused as not a DataFrame."""
+        with pytest.raises(SchemaViolation, match=r"must be a pandas DataFrame"):
+            VariantData.from_visitors("A", [1.0, 2.0])
+
     def test_not_a_frame(self):
         """Visitors must be a DataFrame."""
         with pytest.raises(SchemaViolation, match=r"must be a pandas DataFrame"):

@@ -182,10 +182,22 @@ class VariantData:
 
     @classmethod
     def from_visitors(cls, name: str, visitors: pd.DataFrame) -> VariantData:
-        """Build a variant from its visitor frame, computing the summary counts."""
-        y = visitors[RESERVED_OUTCOME_COLUMN].to_numpy(dtype=np.float64) if (
-            RESERVED_OUTCOME_COLUMN in visitors.columns
-        ) else np.zeros(0)
+        """Build a variant from its visitor frame, computing the summary counts.
+
+        Raises
+        ------
+        SchemaViolation
+            The outcome column holds values that are not numbers.
+        """
+        y = np.zeros(0)
+        if isinstance(visitors, pd.DataFrame) and RESERVED_OUTCOME_COLUMN in visitors.columns:
+            try:
+                y = visitors[RESERVED_OUTCOME_COLUMN].to_numpy(dtype=np.float64)
+            except (TypeError, ValueError) as exc:
+                msg = (f"VariantData {name!r}: the outcome column holds values that are not "
+                       f"numbers ({exc}); convert it to numbers, or load the data through "
+                       "pytyche.data.from_dataframe, which names the rows")
+                raise SchemaViolation(msg) from None
         return cls(
             name=name,
             visitors=visitors,
