@@ -449,6 +449,29 @@ class TestResumeRefusesWhatItCannotStore:
             make(store=tmp_path / "s", cells=cells).advance()
         with pytest.raises(StoreError, match=r"\['control'\] used custom policies.*cells="):
             FakeFitExperiment.resume(tmp_path / "s", generator=lambda r, p: None)
+        resumed = FakeFitExperiment.resume(tmp_path / "s", generator=lambda r, p: None,
+                                           cells=cells)
+        assert resumed.current_round_idx == 1
+        assert resumed._rounds[0].plan.cell("control").policy == ControlOnly()
+
+    def test_subclass_of_a_shipped_policy_is_not_read_back_as_the_base(self, tmp_path):
+        """A subclass of UniformPolicy is stored as the user's own type, so resume asks for
+        it instead of silently routing with a plain UniformPolicy."""
+
+        @dataclass(frozen=True)
+        class ControlHeavy(UniformPolicy):
+            def to_dict(self):
+                return {}
+
+        cells = [Cell("control", BaselinePolicy(), 0.2), Cell("explore", ControlHeavy(), 0.8)]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UncalibratedWarning)
+            make(store=tmp_path / "s", cells=cells).advance()
+        with pytest.raises(StoreError, match=r"\['explore'\] used custom policies.*cells="):
+            FakeFitExperiment.resume(tmp_path / "s", generator=lambda r, p: None)
+        resumed = FakeFitExperiment.resume(tmp_path / "s", generator=lambda r, p: None,
+                                           cells=cells)
+        assert type(resumed._rounds[0].plan.cell("explore").policy) is ControlHeavy
 
     def test_skip_calibration_restored(self, tmp_path):
         """Calibration.skip() carries nothing to restore; resume labels the run the same."""

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pytyche.contracts import DiscoveredSegment, PolicyTreeResult
+from pytyche.errors import StoreError
 from pytyche.experiment._graduation import GraduationCandidate
 from pytyche.experiment.cells import CONTROL_CELL, EXPLORE_CELL, Cell, validate_cell_weights
 from pytyche.experiment.policies import (
@@ -17,6 +18,18 @@ from pytyche.experiment.policies import (
 )
 
 __all__ = ["NextRoundPlan", "cold_start_plan"]
+
+
+def _cell_policy(cell: Mapping[str, Any], custom_policies: Mapping[str, Any]) -> Any:
+    """A stored cell's policy: shipped ones rebuilt, custom ones from the caller's cells."""
+    record = cell["policy"]
+    if record.get("type") != "custom":
+        return policy_from_dict(record)
+    if cell["id"] in custom_policies:
+        return custom_policies[cell["id"]]
+    msg = (f"cell {cell['id']!r} used the custom policy {record.get('class')!r}, which is not "
+           "stored; pass the round-0 cells again (resume(..., cells=...))")
+    raise StoreError(msg)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -100,12 +113,22 @@ class NextRoundPlan:
         }
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> NextRoundPlan:
-        """Rebuild a plan from :meth:`to_dict` output."""
+    def from_dict(cls, data: Mapping[str, Any],
+                  custom_policies: Mapping[str, Any] | None = None) -> NextRoundPlan:
+        """Rebuild a plan from :meth:`to_dict` output.
+
+        A cell whose policy was the user's own type (stored by name only) takes its policy
+        from ``custom_policies`` by cell id: the round-0 cells ``resume(cells=...)`` was given.
+
+        Raises
+        ------
+        StoreError
+            A cell used a custom policy that ``custom_policies`` does not hold.
+        """
         from pytyche.analysis._export import segment_from_dict  # lazy: sklearn loads on use
 
         return cls(
-            cells=tuple(Cell(c["id"], policy_from_dict(c["policy"]), float(c["weight"]))
+            cells=tuple(Cell(c["id"], _cell_policy(c, custom_policies or {}), float(c["weight"]))
                         for c in data["cells"]),
             treatments=tuple(data["treatments"]),
             dropped_treatments=tuple(data.get("dropped_treatments", ())),

@@ -479,13 +479,16 @@ def policy_to_dict(policy: Any) -> dict[str, Any]:
     TypeError
         The policy is neither shipped nor serialisable.
     """
-    if isinstance(policy, BaselinePolicy):
+    # Exact types only: a subclass may route differently, so it is kept as the user's own
+    # (by its to_dict), never read back as the shipped base type.
+    kind = type(policy)
+    if kind is BaselinePolicy:
         return {"type": "baseline", "control": policy.control}
-    if isinstance(policy, UniformPolicy):
+    if kind is UniformPolicy:
         return {"type": "uniform", "over": list(policy.over) if policy.over else None}
-    if isinstance(policy, ThompsonPolicy):
+    if kind is ThompsonPolicy:
         return {"type": "thompson", "allocation": dict(policy.allocation), "epsilon": 0.0}
-    if isinstance(policy, TreePolicy):
+    if kind is TreePolicy:
         assert policy.schema is not None
         return {
             "type": "tree",

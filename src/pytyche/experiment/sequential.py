@@ -239,8 +239,9 @@ class SequentialExperiment:
         except (KeyError, TypeError) as err:
             msg = f"store {str(store)!r} has an unreadable configuration ({err})"
             raise StoreError(msg) from err
+        custom = {c.id: c.policy for c in cells} if cells is not None else None
         for r in range(st.n_rounds):
-            stored = st.read_round(r)
+            stored = st.read_round(r, custom)
             exp._rounds.append(Round(r, stored.plan, stored.observed, stored.truth))
             exp._history.append(Experiment(
                 round_idx=r, posterior=None, analysis=None, cells_shipped=list(stored.plan.cells),

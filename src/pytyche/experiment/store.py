@@ -314,8 +314,13 @@ class ExperimentStore:
             raise StoreError(msg)
         return data
 
-    def read_round(self, round_idx: int) -> StoredRound:
-        """Read committed round ``round_idx`` back, checking every file's checksum."""
+    def read_round(self, round_idx: int,
+                   custom_policies: Mapping[str, Any] | None = None) -> StoredRound:
+        """Read committed round ``round_idx`` back, checking every file's checksum.
+
+        ``custom_policies`` (cell id to policy) stands in for the cells' policies of the
+        user's own types, which the store names but does not hold.
+        """
         if not 0 <= round_idx < self.n_rounds:
             msg = f"store has {self.n_rounds} committed round(s); round {round_idx} is not one"
             raise StoreError(msg)
@@ -344,10 +349,10 @@ class ExperimentStore:
                     truth = truth_from_files(meta["truth"], {k: npz[k] for k in npz.files})
             return StoredRound(
                 round_idx=round_idx,
-                plan=NextRoundPlan.from_dict(meta["plan"]),
+                plan=NextRoundPlan.from_dict(meta["plan"], custom_policies),
                 observed=observed,
                 truth=truth,
-                next_plan=NextRoundPlan.from_dict(meta["next_plan"]),
+                next_plan=NextRoundPlan.from_dict(meta["next_plan"], custom_policies),
                 cell_observations=[CellObservation.from_dict(c)
                                    for c in meta["cell_observations"]],
                 truth_comparison=_truth_comparison_from_dict(meta.get("truth_comparison")),
