@@ -134,6 +134,7 @@ def _run_engine(
         progress=progress,
         desc=f"BCF {kind}",
         backend=backend,
+        tau_intercept=config.tau_intercept,
     )
     n = prep.n
     mu = rec["mu_fit"][:, :, :n]
@@ -152,6 +153,7 @@ def _run_engine(
         mu_offset=mu_offset,
         scale=scale,
         meta={"family": kind, "num_arms": K, "num_features": prep.p, "seed": seed},
+        tau_offset=rec["tau0"] if config.tau_intercept else None,
     )
     timings = {"init_s": t_init, **timings}
     return mu, tau, forests, timings

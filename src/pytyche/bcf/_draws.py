@@ -150,6 +150,9 @@ class ForestDraws:
     """(k,) constant of the μ forest."""
     scale: Scale
     meta: dict[str, Any] = field(default_factory=dict)
+    tau_offset: np.ndarray | None = None
+    """(S, K−1, k) float32 τ intercept τ₀_j of every draw (`GPUBCFConfig.tau_intercept`),
+    added to τ_j at every visitor; None for a model without intercepts."""
 
     @property
     def num_draws(self) -> int:
@@ -191,7 +194,10 @@ class ForestDraws:
         Xb = binning.transform(np.concatenate([X, propensity[:, 1:]], axis=1))
         trees = (self.mu_var, self.mu_split, self.mu_leaf,
                  self.tau_var, self.tau_split, self.tau_leaf)
-        return evaluate_draws(trees, self.mu_offset, Xb, p, batch_rows)
+        mu, tau = evaluate_draws(trees, self.mu_offset, Xb, p, batch_rows)
+        if self.tau_offset is not None:
+            tau += np.asarray(self.tau_offset, np.float32)[..., None]
+        return mu, tau
 
     def predict(
         self, X: np.ndarray, propensity: np.ndarray | None = None
@@ -208,6 +214,8 @@ class ForestDraws:
             "meta": self.meta,
         }
         arrays = {a: getattr(self, a) for a in _ARRAYS}
+        if self.tau_offset is not None:  # absent for models without τ intercepts
+            arrays["tau_offset"] = self.tau_offset
         np.savez_compressed(
             path,
             header=np.frombuffer(json.dumps(header).encode(), np.uint8),
@@ -225,6 +233,13 @@ class ForestDraws:
                 raise ValueError(msg)
             arrays = {a: f[a] for a in _ARRAYS}
             mu_offset = f["mu_offset"]
+            tau_offset = f["tau_offset"] if "tau_offset" in f.files else None
+        expected = (*arrays["tau_var"].shape[:2], arrays["mu_leaf"].shape[2])
+        if tau_offset is not None and tau_offset.shape != expected:
+            msg = (f"{path}: tau_offset has shape {tau_offset.shape}, the forests need "
+                   f"{expected} (draws, non-control arms, components)")
+            raise ValueError(msg)
         return cls(
-            **arrays, mu_offset=mu_offset, scale=Scale(**header["scale"]), meta=header["meta"]
+            **arrays, mu_offset=mu_offset, scale=Scale(**header["scale"]), meta=header["meta"],
+            tau_offset=tau_offset,
         )

@@ -32,14 +32,15 @@ _BLOCK_FNS: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
 _MAX_BLOCK_FNS = 8
 
 
-def _block_fn(k: int, sigma_mode: str, block_size: int, backend: ModuleType = bz) -> Any:
+def _block_fn(k: int, sigma_mode: str, block_size: int, backend: ModuleType = bz,
+              tau_intercept: bool = False) -> Any:
     """The jitted block runner for one model shape family and forest backend (cached)."""
-    key = (k, sigma_mode, block_size, backend.__name__)
+    key = (k, sigma_mode, block_size, backend.__name__, tau_intercept)
     if key in _BLOCK_FNS:
         _BLOCK_FNS.move_to_end(key)
         return _BLOCK_FNS[key]
-    step = make_step(k, backend)
-    record = make_record(k, sigma_mode, backend)
+    step = make_step(k, backend, tau_intercept)
+    record = make_record(k, sigma_mode, backend, tau_intercept)
 
     @partial(jax.jit, donate_argnums=(0,))
     def run_block(
@@ -94,6 +95,7 @@ def run_chains(
     progress: bool,
     desc: str = "BCF",
     backend: ModuleType = bz,
+    tau_intercept: bool = False,
 ) -> tuple[dict[str, np.ndarray], dict[str, float]]:
     """Run the chains; return stacked kept records and timings.
 
@@ -103,7 +105,8 @@ def run_chains(
     device: each block is dispatched to every device of the wave before any result is awaited,
     so the devices work at the same time. Keys depend only on (seed, chain, iteration), so the
     draws do not depend on the device count. `backend` is the forest module the states come
-    from (see `_state.forest_backend`).
+    from (see `_state.forest_backend`); `tau_intercept` says whether the states carry τ
+    intercepts (`GPUBCFConfig.tau_intercept`).
 
     Returns
     -------
@@ -114,7 +117,7 @@ def run_chains(
         burn-in blocks (MCMC step only) and sampling blocks (step plus recording draws).
     """
     compilation_cache_from_env()
-    run_block = _block_fn(k, sigma_mode, block_size, backend)
+    run_block = _block_fn(k, sigma_mode, block_size, backend, tau_intercept)
     total = num_burnin + num_samples * thin
     n_blocks = -(-total // block_size)
     it = np.arange(n_blocks * block_size)

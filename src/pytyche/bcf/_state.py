@@ -80,7 +80,8 @@ def build_engine(
     """Initialize the μ state over all rows and one τ state per non-control arm.
 
     With `warm`, every forest starts from the given tree structures (zero leaves) instead of
-    single-leaf trees.
+    single-leaf trees. With ``config.tau_intercept`` the state also holds the arms' τ
+    intercepts (starting at 0) and the data the arms' likelihood masks they are drawn over.
     """
     k = spec.k
     fb = forest_backend(spec.kind, config)
@@ -150,9 +151,16 @@ def build_engine(
         if warm is not None:
             taus[-1] = fb.with_topology(taus[-1], warm.tau_var[j], warm.tau_split[j])
     del q_mu
+    tau0 = arm_obs = prior_prec = None
+    if config.tau_intercept:  # τ₀_j starts at 0, like the leaves
+        tau0 = jnp.zeros((prep.K - 1, k), jnp.float32)
+        arm_obs = jnp.asarray(np.moveaxis(obs_full[:, prep.arm_index], 1, 0), jnp.float32)
+        prior_prec = jnp.full((k,), 1.0 / config.var_tau_intercept, jnp.float32)
     data = EngineData(
         arm_index=jnp.asarray(prep.arm_index),
         X_tau=jnp.asarray(prep.X_mu[:p]),
         arm=jnp.asarray(prep.arm),
+        arm_obs=arm_obs,
+        tau0_prior_prec=prior_prec,
     )
-    return EngineState(mu=mu, tau=_stack(taus)), data
+    return EngineState(mu=mu, tau=_stack(taus), tau0=tau0), data

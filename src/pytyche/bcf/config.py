@@ -126,6 +126,22 @@ class GPUBCFConfig:
     """Prior variance of each τ_j(x) for the hurdle's log-severity channel (standardized
     log-severity units), in (0, 100]."""
 
+    tau_intercept: bool = False
+    """Give each treatment arm's effect an intercept: τ_j(x) = τ₀_j + Σ trees, with one
+    scalar τ₀_j per arm and outcome component (the hurdle has one for conversion and one for
+    log-severity), a N(0, `var_tau_intercept`) prior and a conjugate Gibbs draw every
+    iteration before the arm's trees are updated. This is the intercept of Hahn, Murray &
+    Carvalho (2020, "Bayesian regression tree models for causal inference", Bayesian
+    Analysis 15(3)) as ``bartz.bcf`` samples it (``sample_intercept=True``, its
+    ``bcf_step_tau_0``): the trees then only model how the effect varies around a common
+    level, which the shallow, shrunk τ trees otherwise have to build from many small leaves.
+    Default off; see benchmarks/README.md ("τ intercept") for the measurements behind it."""
+
+    var_tau_intercept: float = 1.0
+    """Prior variance of each τ intercept τ₀_j (standardized or probit units), in
+    (0, 100]; bartz.bcf's default is the same (1 / var of the standardized outcome, or 1 on
+    the probit scale). Read only with `tau_intercept`."""
+
     sigma_df: float = 3.0
     """Degrees of freedom ν of the inverse-gamma prior on the error variance, in (0, 1000]."""
 
@@ -166,6 +182,11 @@ class GPUBCFConfig:
         _check_float("var_mu", self.var_mu, 0.0, 100.0, lo_open=True)
         _check_float("var_tau", self.var_tau, 0.0, 100.0, lo_open=True)
         _check_float("var_tau_sev", self.var_tau_sev, 0.0, 100.0, lo_open=True)
+        if not isinstance(self.tau_intercept, bool):
+            msg = (f"GPUBCFConfig.tau_intercept={self.tau_intercept!r}: expected True or "
+                   "False")
+            raise ValueError(msg)
+        _check_float("var_tau_intercept", self.var_tau_intercept, 0.0, 100.0, lo_open=True)
         _check_float("sigma_df", self.sigma_df, 0.0, 1000.0, lo_open=True)
         _check_float("sigma_quantile", self.sigma_quantile, 0.0, 0.999999, lo_open=True)
         _check_int("block_size", self.block_size, 1, 10_000)
@@ -174,7 +195,7 @@ class GPUBCFConfig:
                    f"{', '.join(map(repr, HURDLE_KERNELS))}")
             raise ValueError(msg)
 
-    def to_dict(self) -> dict[str, int | float | str]:
+    def to_dict(self) -> dict[str, int | float | str | bool]:
         """Return the fields as a plain dict (JSON-ready)."""
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
