@@ -69,3 +69,13 @@ class TestReadme:
         """.ci/run extracts and runs the README's test block, so the two cannot drift."""
         script = (ROOT / ".ci" / "run").read_text()
         assert "test-command:start" in script
+
+
+def test_test_module_names_are_unique():
+    """tests/ has no __init__.py files, so two test modules of one basename in different
+    folders collide when pytest collects the whole tree (an "import file mismatch")."""
+    from collections import Counter
+    from pathlib import Path
+
+    names = Counter(p.name for p in Path(__file__).resolve().parents[1].rglob("test_*.py"))
+    assert [n for n, k in names.items() if k > 1] == []
