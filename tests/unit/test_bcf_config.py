@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from pytyche.bcf import GPUBCFConfig, compute_num_trees_tau
-from pytyche.bcf._preprocess import Binning, bucket_size, validate_inputs
+from pytyche.bcf._preprocess import MIN_BUCKET, Binning, bucket_size, validate_inputs
 from pytyche.bcf.diagnostics import ess, split_rhat
 from pytyche.errors import SchemaViolation
 
@@ -62,10 +62,21 @@ class TestComputeNumTreesTau:
 
 class TestPreprocess:
     def test_bucket_size_bounds_padding(self) -> None:
-        """Buckets cover n with at most 12.5% padding beyond the 64-row floor."""
-        for n in [1, 63, 64, 65, 999, 1000, 4097, 50_000, 1_000_000]:
+        """Buckets cover n; padding is at most 100% up to 8,192 rows, 25% up to 131,072 and
+        12.5% beyond, over the 1,024-row floor."""
+        for n in [1, 63, 1024, 1025, 4097, 8192, 8193, 50_000, 131_072, 131_073, 1_000_000]:
             b = bucket_size(n)
-            assert b >= n and (b <= max(64, n * 1.125 + 1))
+            bound = 2.0 if n <= 8192 else 1.25 if n <= 131_072 else 1.125
+            assert b >= n and b <= max(MIN_BUCKET, n * bound)
+
+    def test_bucket_sizes_are_few(self) -> None:
+        """A loop's sizes share buckets: every size up to 8,192 lands on a power of two, and
+        1..1,000,000 rows use 4 + 4·4 + 8·3 buckets (a power of two each doubling to 8,192,
+        four steps per doubling to 131,072, eight to 2^20)."""
+        small = {bucket_size(n) for n in range(1, 8193)}
+        assert small == {1024, 2048, 4096, 8192}
+        sizes = {bucket_size(n) for n in np.unique(np.geomspace(1, 1e6, 20_000).astype(int))}
+        assert len(sizes) == 4 + 4 * 4 + 8 * 3
 
     def test_binning_matches_thresholds(self) -> None:
         """A point's bin is the number of cut points strictly below it."""
