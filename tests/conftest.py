@@ -17,20 +17,21 @@ import pytest
 
 @pytest.fixture(autouse=True, scope="module")
 def _release_compiled_programs():
-    """Drop JAX's compiled programs after each test module.
+    """Drop JAX's compiled programs after a test module once the process holds many.
 
-    A full run compiles many differently shaped samplers in one process; keeping every
-    executable alive made XLA's CPU compiler crash late in cold runs (abort or segfault while
-    compiling, seen on jaxlib 0.10.2). Tests inside a module still share their programs.
+    Every compiled CPU program keeps memory maps, and a full run compiles many shapes in one
+    process; at Linux's ``vm.max_map_count`` LLVM aborts the process (seen as crashes late in
+    cold runs). A fit already releases programs past half the limit
+    (`pytyche.bcf._loop.MAP_PRESSURE_LIMIT`); this also covers modules that compile without
+    fitting. Below a quarter of the limit modules share their programs, which saves most of
+    the compiling.
     """
     yield
     if "jax" in sys.modules:
-        import jax
+        from pytyche.bcf import _loop, _runtime
 
-        jax.clear_caches()
-        loop = sys.modules.get("pytyche.bcf._loop")
-        if loop is not None:
-            loop._BLOCK_FNS.clear()
+        if _runtime.map_pressure() > 0.25:
+            _loop.release_compiled_programs()
 
 
 #: Set by `.ci/run`: in CI every test must run, so a skip (a missing browser, a module that

@@ -110,6 +110,34 @@ class TestModuleCaches:
             _loop._BLOCK_FNS.clear()
             _loop._BLOCK_FNS.update(saved)
 
+    def test_map_pressure_is_a_share_of_the_limit(self):
+        """On Linux the share is this process's maps over vm.max_map_count; elsewhere 0."""
+        share = _runtime.map_pressure()
+        limit = _runtime._read_int("/proc/sys/vm/max_map_count")
+        if limit is None:
+            assert share == 0.0
+        else:
+            assert 0.0 < share < 1.0
+
+    @pytest.mark.parametrize(("pressure", "released"), [(0.49, False), (0.5, True)])
+    def test_programs_released_near_the_map_limit(self, monkeypatch, pressure, released):
+        """Past half the map limit a fit first drops every compiled program (the limit aborts
+        the process inside LLVM); below it nothing is dropped."""
+        from pytyche.bcf import _loop
+
+        saved = list(_loop._BLOCK_FNS.items())
+        calls = []
+        monkeypatch.setattr(_loop, "map_pressure", lambda: pressure)
+        monkeypatch.setattr(_loop.jax, "clear_caches", lambda: calls.append(1))
+        try:
+            _loop._block_fn(1, "scalar", 1)
+            assert _loop._relieve_map_pressure() is released
+            assert bool(calls) is released
+            assert (len(_loop._BLOCK_FNS) == 0) is released
+        finally:
+            _loop._BLOCK_FNS.clear()
+            _loop._BLOCK_FNS.update(saved)
+
 
     def test_in_process_sweep_keeps_the_environment(self, tmp_path):
         """A sweep run in this process (workers=0) leaves XLA_FLAGS and thread variables alone."""

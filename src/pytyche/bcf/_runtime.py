@@ -2,6 +2,8 @@
 
 - :func:`enable_compilation_cache`: JAX's persistent compilation cache, on request.
 - :func:`check_jax_precision`: refuse to run the float32 engine under ``jax_enable_x64``.
+- :func:`map_pressure`: how close the process is to the kernel's memory-map limit, which
+  compiled programs use up (see :func:`pytyche.bcf._loop.run_chains`).
 
 A fit never changes the user's JAX configuration or environment variables by itself: the
 compilation cache is used only when the caller turns it on (this function, the ``pytyche``
@@ -22,6 +24,7 @@ __all__ = [
     "check_jax_precision",
     "compilation_cache_from_env",
     "enable_compilation_cache",
+    "map_pressure",
     "request_compilation_cache",
 ]
 
@@ -120,3 +123,35 @@ def check_jax_precision() -> None:
                "(jax_enable_x64=True). Turn it off before fitting: "
                "jax.config.update('jax_enable_x64', False), or unset JAX_ENABLE_X64")
         raise JaxPrecisionError(msg)
+
+
+def _count_lines(path: str) -> int | None:
+    try:
+        with open(path, "rb") as f:
+            return sum(1 for _ in f)
+    except OSError:
+        return None
+
+
+def _read_int(path: str) -> int | None:
+    try:
+        with open(path) as f:
+            return int(f.read().strip())
+    except (OSError, ValueError):
+        return None
+
+
+def map_pressure() -> float:
+    """The share of the kernel's per-process memory-map limit this process uses (Linux).
+
+    Every program XLA compiles for the CPU keeps a few thousand memory maps; a process that
+    compiles at many sizes (a long sequential experiment, a benchmark sweep) reaches Linux's
+    ``vm.max_map_count`` (65,530 by default) long before it runs out of memory, and LLVM then
+    aborts the process ("Cannot allocate memory ... Unable to allocate section memory").
+    Returns 0.0 where the counts cannot be read (other systems).
+    """
+    used = _count_lines("/proc/self/maps")
+    limit = _read_int("/proc/sys/vm/max_map_count")
+    if not used or not limit:
+        return 0.0
+    return used / limit
