@@ -223,10 +223,10 @@ def loop_battery(quick: bool) -> list[LoopCell]:
     return cells
 
 
-def run_loop_cell(cell: LoopCell) -> dict:
+def _loop_seed(cell: LoopCell, seed: int) -> dict:
+    """One sequential experiment of the cell: what its decisions did, round after round."""
     import warnings
 
-    import pytyche as pt
     from pytyche.bcf import GPUBCFConfig
     from pytyche.contracts import Decision
     from pytyche.experiment import (
@@ -237,55 +237,79 @@ def run_loop_cell(cell: LoopCell) -> dict:
     )
 
     names = ["control"] + [f"t{k}" for k in range(1, cell.K)]
-    counts = {"any_ship": 0, "any_stop_harm": 0, "best_dropped": 0, "best_stopped": 0,
-              "with_best": 0}
-    t0 = time.time()
-    for seed in range(cell.seeds):
-        generator = simulated_experiment_generator(
-            template=cell.template, metric=METRICS[cell.metric], effect_scale=0.1, K=cell.K,
-            seed=2000 + seed, treatment_names=names)
-        exp = sequential_experiment(
-            generator=generator, schedule=GeometricSchedule(cell.initial, n_rounds=cell.n_rounds),
-            treatments=names, seed=seed, fit_config=GPUBCFConfig(**CONFIG),
-            analysis_options={"n_bootstrap": 0})
-        shipped = stopped = dropped_best = stopped_best = False
-        best = None
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UncalibratedWarning)
-            for experiment in exp:
-                recs = experiment.analysis.recommendations
-                shipped |= any(r.decision == Decision.SHIP for r in recs.values())
-                stopped |= any(r.decision == Decision.STOP and "harm" in r.rationale
-                               for r in recs.values())
-                if best is None and experiment.truth_comparison is not None:
-                    best = _truth_best(exp, names)
-                if best is not None and best != "control":
-                    plan = experiment.next_recommendation
-                    dropped_best |= best in plan.dropped_treatments
-                    r = recs.get(best)
-                    stopped_best |= r is not None and r.decision == Decision.STOP
-        counts["any_ship"] += shipped
-        counts["any_stop_harm"] += stopped
-        if best is not None and best != "control":
-            counts["with_best"] += 1
-            counts["best_dropped"] += dropped_best
-            counts["best_stopped"] += stopped_best
-        # The per-seed outcome goes to the log too, so a run cut short still has its counts.
-        print(f"  {cell.name} seed {seed}: {time.time() - t0:.0f}s shipped={shipped:d} "
-              f"stopped_harm={stopped:d} best={best} best_dropped={dropped_best:d} "
-              f"best_stopped={stopped_best:d}", file=sys.stderr, flush=True)
-    rate = lambda k, n: {"rate": k / n if n else math.nan, "k": int(k),  # noqa: E731
-                         "n": int(n), "ci95": wilson(int(k), int(n))}
+    generator = simulated_experiment_generator(
+        template=cell.template, metric=METRICS[cell.metric], effect_scale=0.1, K=cell.K,
+        seed=2000 + seed, treatment_names=names)
+    exp = sequential_experiment(
+        generator=generator, schedule=GeometricSchedule(cell.initial, n_rounds=cell.n_rounds),
+        treatments=names, seed=seed, fit_config=GPUBCFConfig(**CONFIG),
+        analysis_options={"n_bootstrap": 0})
+    shipped = stopped = dropped_best = stopped_best = False
+    best = None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UncalibratedWarning)
+        for experiment in exp:
+            recs = experiment.analysis.recommendations
+            shipped |= any(r.decision == Decision.SHIP for r in recs.values())
+            stopped |= any(r.decision == Decision.STOP and "harm" in r.rationale
+                           for r in recs.values())
+            if best is None and experiment.truth_comparison is not None:
+                best = _truth_best(exp, names)
+            if best is not None and best != "control":
+                plan = experiment.next_recommendation
+                dropped_best |= best in plan.dropped_treatments
+                r = recs.get(best)
+                stopped_best |= r is not None and r.decision == Decision.STOP
+    return {"seed": seed, "shipped": bool(shipped), "stopped_harm": bool(stopped),
+            "best": best, "best_dropped": bool(dropped_best),
+            "best_stopped": bool(stopped_best)}
+
+
+def _rate(k: int, n: int) -> dict:
+    return {"rate": k / n if n else math.nan, "k": int(k), "n": int(n),
+            "ci95": wilson(int(k), int(n))}
+
+
+def summarise_loop(cell: LoopCell, per_seed: list[dict], seconds: float) -> dict:
+    """The cell's rates from its per-seed records (any number of them: a run resumes)."""
+    import pytyche as pt
+
+    n = len(per_seed)
+    with_best = [r for r in per_seed if r["best"] not in (None, "control")]
     out = {"cell": cell.name, "template": cell.template, "metric": METRICS[cell.metric],
-           "K": cell.K, "initial": cell.initial, "n_rounds": cell.n_rounds, "seeds": cell.seeds,
-           "config": CONFIG, "seconds": round(time.time() - t0, 1), "pytyche": pt.__version__}
+           "K": cell.K, "initial": cell.initial, "n_rounds": cell.n_rounds, "seeds": n,
+           "config": CONFIG, "seconds": round(seconds, 1), "pytyche": pt.__version__,
+           "per_seed": per_seed}
+    if n < cell.seeds:
+        out["partial"] = f"{n} of {cell.seeds} seeds so far (the run resumes where it stopped)"
     if cell.template == "null":
-        out["false_ship_any_round"] = rate(counts["any_ship"], cell.seeds)
-        out["false_stop_harm_any_round"] = rate(counts["any_stop_harm"], cell.seeds)
+        out["false_ship_any_round"] = _rate(sum(r["shipped"] for r in per_seed), n)
+        out["false_stop_harm_any_round"] = _rate(sum(r["stopped_harm"] for r in per_seed), n)
     else:
-        out["best_dropped"] = rate(counts["best_dropped"], counts["with_best"])
-        out["best_stopped"] = rate(counts["best_stopped"], counts["with_best"])
+        out["best_dropped"] = _rate(sum(r["best_dropped"] for r in with_best), len(with_best))
+        out["best_stopped"] = _rate(sum(r["best_stopped"] for r in with_best), len(with_best))
     return out
+
+
+def run_loop_cell(cell: LoopCell, stored: dict | None, checkpoint) -> dict:
+    """Run the cell's seeds not yet in `stored` (same config), checkpointing after each."""
+    per_seed: list[dict] = []
+    seconds = 0.0
+    if stored and stored.get("config") == CONFIG and "per_seed" in stored:
+        per_seed = list(stored["per_seed"])
+        seconds = float(stored.get("seconds", 0.0))
+    done = {r["seed"] for r in per_seed}
+    for seed in range(cell.seeds):
+        if seed in done:
+            continue
+        t0 = time.time()
+        record = _loop_seed(cell, seed)
+        seconds += time.time() - t0
+        per_seed.append(record)
+        print(f"  {cell.name} seed {seed}: {time.time() - t0:.0f}s {record}", file=sys.stderr,
+              flush=True)
+        checkpoint(summarise_loop(cell, per_seed, seconds))
+    return summarise_loop(cell, per_seed, seconds)
 
 
 def _truth_best(exp, names: list[str]) -> str | None:
@@ -360,7 +384,8 @@ def table(data: dict) -> str:
              "truth-best dropped | truth-best STOPped |", "|---|---:|---|---|---|---|"]
     for name, r in sorted(data.get("loops", {}).items()):
         loops.append(
-            f"| {name} | {r['seeds']} | {fmt_rate(r.get('false_ship_any_round'))} | "
+            f"| {name} | {r['seeds']}{' (partial)' if r.get('partial') else ''} | "
+            f"{fmt_rate(r.get('false_ship_any_round'))} | "
             f"{fmt_rate(r.get('false_stop_harm_any_round'))} | "
             f"{fmt_rate(r.get('best_dropped'))} | {fmt_rate(r.get('best_stopped'))} |")
     rows = ["| cell | seeds | false SHIP | false STOP (harm) | model false SHIP | arm 90% "
@@ -417,9 +442,13 @@ def main() -> None:
                 loop = LoopCell(loop.template, loop.metric, loop.K, loop.initial, args.seeds,
                                 loop.n_rounds)
             print(f"{loop.name}: {loop.seeds} seeds", file=sys.stderr, flush=True)
-            data.setdefault("loops", {})[loop.name] = run_loop_cell(loop)
-            print(json.dumps(data["loops"][loop.name]), file=sys.stderr, flush=True)
-            save(data)
+
+            def checkpoint(result: dict, name: str = loop.name) -> None:
+                save({"loops": {name: result}})
+
+            result = run_loop_cell(loop, data.get("loops", {}).get(loop.name), checkpoint)
+            checkpoint(result)
+            data = load()
     print(table(data))
 
 
