@@ -32,9 +32,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from scipy.special import ndtr
 
 from pytyche.bcf import GPUBCFConfig, fit_continuous_arrays
+from pytyche.bcf.reference import bartz_reference_cate, cate_scores
+from pytyche.generators.designs import ArrayDesign, hmc_design, weak_signal_rct
 
 CFG = GPUBCFConfig(num_burnin=100, num_samples=100, num_trees_mu=20, num_trees_tau=8,
                    block_size=10)
@@ -59,41 +60,19 @@ DESIGNS = {  # name: (heterogeneous τ, linear μ)
 }
 
 
-def hmc(n: int, *, heterogeneous: bool, linear: bool, seed: int) -> dict[str, np.ndarray]:
-    """Hahn, Murray & Carvalho (2020) design, as tests/statistical/test_bcf_recovery.py."""
-    rng = np.random.default_rng(seed)
-    x1, x2, x3 = rng.normal(size=(3, n))
-    x4 = rng.integers(0, 2, n).astype(float)
-    x5 = rng.integers(1, 4, n).astype(float)
-    g = np.select([x5 == 1, x5 == 2], [2.0, -1.0], -4.0)
-    mu = 1 + g + x1 * x3 if linear else -6 + g + 6 * np.abs(x3 - 1)
-    tau = 1 + 2 * x2 * x4 if heterogeneous else np.full(n, 3.0)
-    pi = 0.8 * ndtr(3 * mu / mu.std() - 0.5 * x1) + 0.05 + rng.uniform(size=n) / 10
-    z = (rng.uniform(size=n) < pi).astype(np.int32)
-    y = mu + tau * z + rng.normal(size=n)
-    X = np.column_stack([x1, x2, x3, x4, x5]).astype(np.float32)
-    prop = np.column_stack([1 - pi, pi]).astype(np.float32)
-    return {"X": X, "z": z, "y": y.astype(np.float32), "tau": tau, "prop": prop}
+def _fit_scores(d: ArrayDesign, cfg: GPUBCFConfig, seed: int) -> dict[str, float]:
+    fit = fit_continuous_arrays(d.X, d.z, d.y, propensity=d.propensity, seed=seed, config=cfg,
+                                progress=False)
+    return _rmse_cov(cate_scores(fit.draws["cate"][:, :, 0], d.tau))
 
 
-def scores(cate: np.ndarray, tau: np.ndarray) -> dict[str, float]:
-    """RMSE of the posterior-mean CATE and 90% coverage; ``cate`` (n, S), ``tau`` (n,)."""
-    lo, hi = np.quantile(cate, [0.05, 0.95], axis=1)
-    return {"rmse": float(np.sqrt(np.mean((cate.mean(axis=1) - tau) ** 2))),
-            "cov90": float(np.mean((lo <= tau) & (tau <= hi)))}
+def _bartz_scores(d: ArrayDesign, seed: int) -> dict[str, float]:
+    cate = bartz_reference_cate(d.X, d.z, d.y, d.propensity, config=CFG, seed=seed)
+    return _rmse_cov(cate_scores(cate, d.tau))
 
 
-def bartz_cate(d: dict[str, np.ndarray], seed: int) -> np.ndarray:
-    """bartz.bcf's τ draws (n, S) on the same data, trees, iterations and leaf minimum."""
-    from bartz.bcf import bcf
-
-    pi = d["prop"][:, 1]
-    model = bcf(d["X"], d["y"], d["z"].astype(np.float32), pihat_train=pi,
-                num_trees_mu=CFG.num_trees_mu, num_trees_tau=CFG.num_trees_tau,
-                ndpost=CFG.num_samples, nskip=CFG.num_burnin,
-                min_points_per_leaf_mu=CFG.min_samples_leaf,
-                min_points_per_leaf_tau=CFG.min_samples_leaf, seed=seed)
-    return np.asarray(model.predict(d["X"], pihat_test=pi)["tau"]).T
+def _rmse_cov(s: dict[str, float]) -> dict[str, float]:
+    return {"rmse": s["rmse"], "cov90": s["cov90"]}
 
 
 def run_hmc(with_bartz: bool) -> list[dict[str, Any]]:
@@ -101,43 +80,28 @@ def run_hmc(with_bartz: bool) -> list[dict[str, Any]]:
     for name, (het, lin) in DESIGNS.items():
         for n in SIZES:
             for seed in SEEDS:
-                d = hmc(n, heterogeneous=het, linear=lin, seed=seed)
+                d = hmc_design(n, heterogeneous=het, linear=lin, seed=seed)
                 row: dict[str, Any] = {"design": name, "n": n, "seed": seed}
                 for label, fields in VARIANTS.items():
-                    cfg = dataclasses.replace(CFG, **fields)
-                    fit = fit_continuous_arrays(d["X"], d["z"], d["y"], propensity=d["prop"],
-                                                seed=seed, config=cfg, progress=False)
-                    row[label] = scores(fit.draws["cate"][:, :, 0], d["tau"])
+                    row[label] = _fit_scores(d, dataclasses.replace(CFG, **fields), seed)
                 if with_bartz:
-                    row["bartz"] = scores(bartz_cate(d, seed), d["tau"])
+                    row["bartz"] = _bartz_scores(d, seed)
                 rows.append(row)
                 print(json.dumps(row), file=sys.stderr, flush=True)
     return rows
 
 
-def rct(seed: int, n: int = 500) -> dict[str, np.ndarray]:
-    """Randomized 50/50, constant effect 1.5, noise sd 2 (tests/statistical/test_tau_intercept)."""
-    rng = np.random.default_rng(seed)
-    X = rng.normal(size=(n, 5)).astype(np.float32)
-    z = rng.integers(0, 2, n).astype(np.int32)
-    y = X[:, 0] + 0.5 * X[:, 2] ** 2 + 1.5 * z + 2.0 * rng.normal(size=n)
-    return {"X": X, "z": z, "y": y.astype(np.float32), "tau": np.full(n, 1.5),
-            "prop": np.full((n, 2), 0.5, np.float32)}
-
-
 def run_rct(with_bartz: bool) -> list[dict[str, Any]]:
     rows = []
     for seed in SEEDS:
-        d = rct(seed)
+        d = weak_signal_rct(500, seed=seed)
         row: dict[str, Any] = {"design": "rct-constant-effect, var_tau 0.05", "n": 500,
                                "seed": seed}
         for label, on in (("off", False), ("on", True)):
             cfg = dataclasses.replace(CFG, tau_intercept=on, var_tau=0.05)
-            fit = fit_continuous_arrays(d["X"], d["z"], d["y"], propensity=d["prop"],
-                                        seed=seed, config=cfg, progress=False)
-            row[label] = scores(fit.draws["cate"][:, :, 0], d["tau"])
+            row[label] = _fit_scores(d, cfg, seed)
         if with_bartz:
-            row["bartz"] = scores(bartz_cate(d, seed), d["tau"])
+            row["bartz"] = _bartz_scores(d, seed)
         rows.append(row)
         print(json.dumps(row), file=sys.stderr, flush=True)
     return rows
@@ -158,7 +122,8 @@ def run_hurdle() -> list[dict[str, Any]]:
             cfg = dataclasses.replace(CFG, **fields)
             post = fit_hurdle_bcf(bundle.observed, seed=seed, config=cfg, progress=False)
             cate = np.asarray(post.cate_samples())  # (n, S, K − 1)
-            per_arm = [scores(cate[:, :, j], truth[:, j]) for j in range(truth.shape[1])]
+            per_arm = [cate_scores(cate[:, :, j], truth[:, j])
+                       for j in range(truth.shape[1])]
             row[label] = {key: float(np.mean([s[key] for s in per_arm]))
                           for key in ("rmse", "cov90")}
         rows.append(row)

@@ -11,47 +11,12 @@ import pytest
 from scipy.special import ndtr
 
 from pytyche.bcf import GPUBCFConfig, fit_binary_arrays, fit_continuous_arrays, fit_hurdle_arrays
+from pytyche.bcf.reference import bartz_reference_cate, cate_scores
+from pytyche.generators.designs import hmc_design
 
 N = 500
 CFG = GPUBCFConfig(num_burnin=100, num_samples=100, num_trees_mu=20, num_trees_tau=8,
                    block_size=10)
-
-
-def hmc(n: int, *, heterogeneous: bool, linear: bool, seed: int) -> dict[str, np.ndarray]:
-    """Hahn, Murray & Carvalho (2020) simulation with targeted selection, p = 5."""
-    rng = np.random.default_rng(seed)
-    x1, x2, x3 = rng.normal(size=(3, n))
-    x4 = rng.integers(0, 2, n).astype(float)
-    x5 = rng.integers(1, 4, n).astype(float)
-    g = np.select([x5 == 1, x5 == 2], [2.0, -1.0], -4.0)
-    mu = 1 + g + x1 * x3 if linear else -6 + g + 6 * np.abs(x3 - 1)
-    tau = 1 + 2 * x2 * x4 if heterogeneous else np.full(n, 3.0)
-    pi = 0.8 * ndtr(3 * mu / mu.std() - 0.5 * x1) + 0.05 + rng.uniform(size=n) / 10
-    z = (rng.uniform(size=n) < pi).astype(np.int32)
-    y = mu + tau * z + rng.normal(size=n)
-    X = np.column_stack([x1, x2, x3, x4, x5]).astype(np.float32)
-    prop = np.column_stack([1 - pi, pi]).astype(np.float32)
-    return {"X": X, "z": z, "y": y.astype(np.float32), "tau": tau, "prop": prop}
-
-
-def _scores(cate: np.ndarray, tau: np.ndarray) -> tuple[float, float]:
-    """RMSE of the posterior-mean CATE and 90% interval coverage; ``cate`` is (n, S)."""
-    rmse = float(np.sqrt(np.mean((cate.mean(axis=1) - tau) ** 2)))
-    lo, hi = np.quantile(cate, [0.05, 0.95], axis=1)
-    return rmse, float(np.mean((lo <= tau) & (tau <= hi)))
-
-
-def _bartz_reference(d: dict[str, np.ndarray]) -> np.ndarray:
-    """bartz.bcf on the same data, trees, iterations and leaf minimum: τ draws (n, S)."""
-    from bartz.bcf import bcf
-
-    pi = d["prop"][:, 1]
-    model = bcf(d["X"], d["y"], d["z"].astype(np.float32), pihat_train=pi,
-                num_trees_mu=CFG.num_trees_mu, num_trees_tau=CFG.num_trees_tau,
-                ndpost=CFG.num_samples, nskip=CFG.num_burnin,
-                min_points_per_leaf_mu=CFG.min_samples_leaf,
-                min_points_per_leaf_tau=CFG.min_samples_leaf, seed=0)
-    return np.asarray(model.predict(d["X"], pihat_test=pi)["tau"]).T
 
 
 _HOM_NONLINEAR_GAP = pytest.mark.xfail(
@@ -91,16 +56,18 @@ def test_hmc_continuous_recovery(heterogeneous: bool, linear: bool) -> None:
     - the ATE within 3 posterior sd (plus 0.05) of the sample mean of the true τ, and the
       error sd near its true value 1.
     """
-    d = hmc(N, heterogeneous=heterogeneous, linear=linear, seed=11)
-    fit = fit_continuous_arrays(d["X"], d["z"], d["y"], propensity=d["prop"], seed=0,
-                                config=CFG, progress=False)
+    d = hmc_design(N, heterogeneous=heterogeneous, linear=linear, seed=11)
+    fit = fit_continuous_arrays(d.X, d.z, d.y, propensity=d.propensity, seed=0, config=CFG,
+                                progress=False)
     cate = fit.draws["cate"][:, :, 0]
-    rmse, cover = _scores(cate, d["tau"])
-    rmse_ref, cover_ref = _scores(_bartz_reference(d), d["tau"])
+    ours = cate_scores(cate, d.tau)
+    ref = cate_scores(bartz_reference_cate(d.X, d.z, d.y, d.propensity, config=CFG, seed=0),
+                      d.tau)
+    rmse, cover, rmse_ref, cover_ref = ours["rmse"], ours["cov90"], ref["rmse"], ref["cov90"]
     assert rmse <= 1.25 * rmse_ref + 0.05, (rmse, rmse_ref)
     assert cover >= cover_ref - 0.15, (cover, cover_ref)
     ate = cate.mean(axis=0)
-    assert abs(ate.mean() - d["tau"].mean()) < 3 * ate.std() + 0.05, (ate.mean(), ate.std())
+    assert abs(ate.mean() - d.tau.mean()) < 3 * ate.std() + 0.05, (ate.mean(), ate.std())
     assert 0.7 < fit.draws["sigma"].mean() < 1.3
 
 

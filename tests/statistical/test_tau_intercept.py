@@ -11,6 +11,8 @@ import dataclasses
 import numpy as np
 
 from pytyche.bcf import GPUBCFConfig, fit_continuous_arrays
+from pytyche.bcf.reference import bartz_reference_cate
+from pytyche.generators.designs import weak_signal_rct
 
 N = 500
 EFFECT = 1.5
@@ -19,29 +21,6 @@ SEEDS = (0, 1, 2)
 #: (range of standardized y / 20)², 0.05 to 0.1 here.
 CFG = GPUBCFConfig(num_burnin=100, num_samples=100, num_trees_mu=20, num_trees_tau=8,
                    block_size=10, var_tau=0.05)
-
-
-def _weak_signal_rct(seed: int) -> dict[str, np.ndarray]:
-    """Randomized 50/50, a constant effect of 1.5 under noise sd 2 (0.6 standardized)."""
-    rng = np.random.default_rng(seed)
-    X = rng.normal(size=(N, 5)).astype(np.float32)
-    z = rng.integers(0, 2, N).astype(np.int32)
-    y = X[:, 0] + 0.5 * X[:, 2] ** 2 + EFFECT * z + 2.0 * rng.normal(size=N)
-    return {"X": X, "z": z, "y": y.astype(np.float32),
-            "prop": np.full((N, 2), 0.5, np.float32)}
-
-
-def _bartz_cate(d: dict[str, np.ndarray], seed: int) -> np.ndarray:
-    """bartz.bcf (which samples its τ₀) on the same data, trees and iterations: (n, S)."""
-    from bartz.bcf import bcf
-
-    pi = d["prop"][:, 1]
-    model = bcf(d["X"], d["y"], d["z"].astype(np.float32), pihat_train=pi,
-                num_trees_mu=CFG.num_trees_mu, num_trees_tau=CFG.num_trees_tau,
-                ndpost=CFG.num_samples, nskip=CFG.num_burnin,
-                min_points_per_leaf_mu=CFG.min_samples_leaf,
-                min_points_per_leaf_tau=CFG.min_samples_leaf, seed=seed)
-    return np.asarray(model.predict(d["X"], pihat_test=pi)["tau"]).T
 
 
 def _rmse(cate: np.ndarray) -> float:
@@ -66,9 +45,9 @@ def test_intercept_removes_the_shrinkage_of_a_common_effect() -> None:
     """
     rmse = {"off": [], "on": [], "bartz": []}
     for seed in SEEDS:
-        d = _weak_signal_rct(seed)
+        d = weak_signal_rct(N, seed=seed, effect=EFFECT)
         for label, on in (("off", False), ("on", True)):
-            fit = fit_continuous_arrays(d["X"], d["z"], d["y"], propensity=d["prop"],
+            fit = fit_continuous_arrays(d.X, d.z, d.y, propensity=d.propensity,
                                         seed=seed, config=dataclasses.replace(
                                             CFG, tau_intercept=on), progress=False)
             cate = fit.draws["cate"][:, :, 0]
@@ -76,7 +55,8 @@ def test_intercept_removes_the_shrinkage_of_a_common_effect() -> None:
             if on:
                 ate = cate.mean(axis=0)
                 assert abs(ate.mean() - EFFECT) < 3 * ate.std(), (seed, ate.mean(), ate.std())
-        rmse["bartz"].append(_rmse(_bartz_cate(d, seed)))
+        rmse["bartz"].append(_rmse(bartz_reference_cate(d.X, d.z, d.y, d.propensity,
+                                                        config=CFG, seed=seed)))
     mean = {k: float(np.mean(v)) for k, v in rmse.items()}
     assert mean["on"] <= 0.7 * mean["off"], rmse
     assert mean["on"] <= 1.25 * mean["bartz"], rmse
