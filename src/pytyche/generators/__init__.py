@@ -3,6 +3,8 @@
 ``generate_v2_core`` runs the pipeline on an explicit :class:`V2GeneratorConfig`;
 ``simulate`` runs a registered scenario template (see :data:`TEMPLATES`). Both return a
 :class:`~pytyche.contracts.CalibrationBundle` whose truth is aligned to the observed rows.
+The designs of :mod:`pytyche.generators.designs` (``hmc_design`` and others) are the BCF
+literature's benchmarks, as plain arrays with the true effect.
 """
 
 from __future__ import annotations
@@ -19,6 +21,13 @@ from pytyche.generators.core import (
     compute_potential_outcomes,
     default_treatment_names,
     generate_v2_core,
+)
+from pytyche.generators.designs import (
+    ArrayDesign,
+    hmc_design,
+    hurdle_design,
+    multilevel_moderator_design,
+    weak_signal_rct,
 )
 from pytyche.generators.features import (
     CLUSTER_ID_COLUMN,
@@ -49,6 +58,7 @@ __all__ = [
     "CLUSTER_ID_COLUMN",
     "DEFAULT_EFFECT_SCALE",
     "TEMPLATES",
+    "ArrayDesign",
     "AssignmentConfig",
     "CartRevenueConfig",
     "CopulaConfig",
@@ -67,10 +77,14 @@ __all__ = [
     "compute_potential_outcomes",
     "default_treatment_names",
     "generate_v2_core",
+    "hmc_design",
+    "hurdle_design",
+    "multilevel_moderator_design",
     "multiply_surfaces",
     "sample_features",
     "sigmoid_surface",
     "simulate",
     "threshold_surface",
     "visitor_schema",
+    "weak_signal_rct",
 ]
