@@ -104,12 +104,21 @@ class TestHurdleResult:
         assert hurdle_posterior.has_decomposition()
 
     def test_shapes_follow_the_spec(self, hurdle_posterior):
-        """p/sev are (n, S, K); the revenue effect is (n, S, K - 1); all float32."""
+        """p/sev are (n, S, K); the revenue effect is (n, S, K - 1); p is float16 (a third
+        of the draws, kept at the precision a probability needs), the rest float32."""
         S = hurdle_posterior.n_samples
         assert hurdle_posterior.p_samples.shape == (N, S, 3)
         assert hurdle_posterior.sev_samples.shape == (N, S, 3)
         assert hurdle_posterior.rpv_cate_samples.shape == (N, S, 2)
-        assert hurdle_posterior.p_samples.dtype == np.float32
+        assert hurdle_posterior.p_samples.dtype == np.float16
+        assert hurdle_posterior.sev_samples.dtype == np.float32
+        assert hurdle_posterior.rpv_cate_samples.dtype == np.float32
+
+    def test_levels_are_computed_once(self, hurdle_posterior):
+        """level_samples() is kept after the first call (gigabytes at scale), read-only."""
+        level = hurdle_posterior.level_samples()
+        assert hurdle_posterior.level_samples() is level
+        assert level.dtype == np.float32 and not level.flags.writeable
 
     def test_levels_compose_the_effect(self, hurdle_posterior):
         """Revenue per visitor is p·sev and the effect is its difference to control."""

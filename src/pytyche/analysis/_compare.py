@@ -349,6 +349,7 @@ def decompose_in_mask(view: PosteriorView, mask: np.ndarray) -> DecompositionSam
         msg = "the segment holds no visitors; widen its rule"
         raise ValueError(msg)
     p = view.p if mask.all() else view.p[mask]  # (m, S, K)
+    p = p.astype(np.float32, copy=False)  # engines may store it at half precision
     s = view.sev if mask.all() else view.sev[mask]
     p0, s0 = p[..., :1], s[..., :1]
     pk, sk = p[..., 1:], s[..., 1:]

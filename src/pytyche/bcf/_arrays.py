@@ -12,7 +12,13 @@ from typing import Any, Literal, NamedTuple
 
 import numpy as np
 
-from pytyche.bcf._draws import ForestDraws, Scale, outcome_draws
+from pytyche.bcf._draws import (
+    ForestDraws,
+    Scale,
+    VisitorDraws,
+    outcome_draws,
+    outcome_draws_from,
+)
 from pytyche.bcf._preprocess import prepare, standardize, validate_inputs
 from pytyche.bcf._warm import warm_start_from
 from pytyche.bcf.config import GPUBCFConfig
@@ -89,8 +95,9 @@ def _run_engine(
     progress: bool,
     scale: Scale,
     warm_forests: ForestDraws | None = None,
-) -> tuple[np.ndarray, np.ndarray, ForestDraws, dict[str, float]]:
-    """Fit one BCF; return raw μ (S, k, n), τ (S, K−1, k, n), the forests and timings.
+) -> tuple[VisitorDraws, ForestDraws, dict[str, float]]:
+    """Fit one BCF; return its per-visitor model-unit draws (μ and τ_j at every visitor,
+    gathered visitors first), the forests and timings.
 
     `warm_forests` (a previous fit's trees) starts every forest from their last kept draw.
     """
@@ -120,7 +127,7 @@ def _run_engine(
     backend = forest_backend(kind, config)
     mu_offset = np.asarray(backend.offset(state.mu), np.float32).reshape(k)
     t_init = time.perf_counter() - t0
-    rec, timings = run_chains(
+    rec, visitors, timings = run_chains(
         state,
         data,
         k=k,
@@ -135,10 +142,8 @@ def _run_engine(
         desc=f"BCF {kind}",
         backend=backend,
         tau_intercept=config.tau_intercept,
+        n_rows=prep.n,
     )
-    n = prep.n
-    mu = rec["mu_fit"][:, :, :n]
-    tau = rec["tau_fit"][:, :, :, :n]
     forests = ForestDraws(
         mu_var=rec["mu_var"],
         mu_split=rec["mu_split"],
@@ -156,7 +161,7 @@ def _run_engine(
         tau_offset=rec["tau0"] if config.tau_intercept else None,
     )
     timings = {"init_s": t_init, **timings}
-    return mu, tau, forests, timings
+    return visitors, forests, timings
 
 
 def _finish(
@@ -238,12 +243,12 @@ def _fit_single(
         scale = Scale("continuous", mean, sd)
     else:
         y_model, scale = yf, Scale("binary")
-    mu, tau, forests, timings = _run_engine(
+    visitors, forests, timings = _run_engine(
         Xf, zi, y_model[None], None, family, pr, seed, config, progress, scale,
         None if warm_start is None else warm_start[0],
     )
     t1 = time.perf_counter()
-    draws = outcome_draws(scale, mu, tau, forests.sigma)
+    draws = outcome_draws_from(scale, visitors, forests.sigma)
     timings["draws_s"] = time.perf_counter() - t1
     timings["total_s"] = time.perf_counter() - t0
     K = int(zi.max()) + 1

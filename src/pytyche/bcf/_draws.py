@@ -12,7 +12,7 @@ from scipy.special import ndtr
 
 from pytyche.bcf._preprocess import Binning
 
-__all__ = ["ForestDraws", "Scale", "outcome_draws"]
+__all__ = ["ForestDraws", "Scale", "VisitorDraws", "outcome_draws", "outcome_draws_from"]
 
 FORMAT_VERSION = 1
 
@@ -34,6 +34,123 @@ class Scale:
 _CHUNK_ROWS = 32768
 
 
+#: Storage type of a hurdle fit's per-visitor conversion probabilities.
+P_DTYPE = np.float16
+
+
+class VisitorDraws:
+    """Per-visitor model-unit draws, gathered visitors first in row chunks as the sampler
+    keeps them.
+
+    The sampler hands over kept draws a block at a time, draws first: μ (S_b, k, n_pad) and
+    τ (S_b, K − 1, k, n_pad). Outcome-scale arrays are visitors first, (n, S, ...). Holding the
+    model units in row chunks lets :func:`outcome_draws_from` release each chunk as soon as its
+    rows are converted, so the model-unit and the outcome-scale copies of the draws are never
+    both whole in memory (at 1M visitors and K = 3 they are 4.8 and 7.2 GB).
+
+    Parameters
+    ----------
+    n : int
+        Real visitors (rows past `n` of the padded blocks are dropped).
+    num_draws : int
+        Kept draws over all chains, S.
+    k : int
+        Outcome components (1, or 2 for the joint hurdle).
+    num_arms : int
+        K, control included.
+    """
+
+    def __init__(self, n: int, num_draws: int, k: int, num_arms: int,
+                 chunk_rows: int = _CHUNK_ROWS) -> None:
+        self.n, self.num_draws, self.k, self.num_arms = n, num_draws, k, num_arms
+        width = k * num_arms  # μ's k components, then τ_j's for j = 1..K−1
+        self.starts = list(range(0, n, chunk_rows))
+        self.chunks: list[np.ndarray | None] = [
+            np.empty((min(chunk_rows, n - a), num_draws, width), np.float32) for a in self.starts
+        ]
+
+    def add(self, offset: int, mu: np.ndarray, tau: np.ndarray) -> None:
+        """Store kept draws ``offset .. offset + S_b``: μ (S_b, k, ≥ n), τ (S_b, K−1, k, ≥ n)."""
+        s_b, k = mu.shape[0], self.k
+        draws = slice(offset, offset + s_b)
+        for a, chunk in zip(self.starts, self.chunks, strict=True):
+            assert chunk is not None, "draws added after conversion started"
+            rows = slice(a, a + len(chunk))
+            chunk[:, draws, :k] = mu[:, :, rows].transpose(2, 0, 1)
+            chunk[:, draws, k:] = tau[:, :, :, rows].reshape(s_b, -1, len(chunk)).transpose(2, 0, 1)
+
+    @classmethod
+    def from_arrays(cls, mu: np.ndarray, tau: np.ndarray) -> VisitorDraws:
+        """From μ (S, k, n) and τ (S, K − 1, k, n) arrays."""
+        S, k, n = mu.shape
+        out = cls(n, S, k, tau.shape[1] + 1)
+        out.add(0, mu, tau)
+        return out
+
+    def take_chunks(self):
+        """Yield ``(rows, μ (S, k, c), τ (S, K − 1, k, c))`` once per chunk, releasing each."""
+        k, K = self.k, self.num_arms
+        for i, a in enumerate(self.starts):
+            chunk = self.chunks[i]
+            assert chunk is not None, "draws already converted"
+            self.chunks[i] = None
+            c = len(chunk)
+            mu = chunk[:, :, :k].transpose(1, 2, 0)
+            tau = chunk[:, :, k:].reshape(c, self.num_draws, K - 1, k).transpose(1, 2, 3, 0)
+            del chunk
+            yield slice(a, a + c), mu, tau
+
+    def to_arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        """μ (S, k, n) and τ (S, K − 1, k, n) arrays (consumes the chunks)."""
+        S, k, K = self.num_draws, self.k, self.num_arms
+        mu = np.empty((S, k, self.n), np.float32)
+        tau = np.empty((S, K - 1, k, self.n), np.float32)
+        for rows, m, t in self.take_chunks():
+            mu[:, :, rows] = m
+            tau[:, :, :, rows] = t
+        return mu, tau
+
+
+def _allocate(kind: str, n: int, S: int, K: int, sigma: np.ndarray) -> dict[str, np.ndarray]:
+    f32 = np.float32
+    if kind == "hurdle":
+        # P(convert) is kept at half precision (relative error below 5e-4, far inside the
+        # posterior's spread): it is a third of a hurdle fit's per-visitor draws. The effect
+        # and the severity are computed from the single-precision value.
+        return {"p": np.empty((n, S, K), P_DTYPE), "sev": np.empty((n, S, K), f32),
+                "rpv_cate": np.empty((n, S, K - 1), f32), "mu": np.empty((n, S), f32),
+                "sigma": sigma}
+    return {"cate": np.empty((n, S, K - 1), f32), "mu": np.empty((n, S), f32),
+            "sigma": sigma}
+
+
+def _out_sigma(scale: Scale, sigma: np.ndarray) -> np.ndarray:
+    return ((1.0 if scale.kind == "binary" else scale.sd) * sigma).astype(np.float32)
+
+
+def _convert(scale: Scale, sig: np.ndarray, out: dict[str, np.ndarray], rows: slice,
+             m_c: np.ndarray, t_c: np.ndarray) -> None:
+    """Write the outcome-scale draws of `rows` from μ (S, k, c) and τ (S, K−1, k, c)."""
+    if scale.kind == "continuous":
+        out["cate"][rows] = (scale.sd * t_c[:, :, 0, :]).transpose(2, 0, 1)
+        out["mu"][rows] = (scale.mean + scale.sd * m_c[:, 0, :]).T
+    elif scale.kind == "binary":
+        p0 = ndtr(m_c[:, 0, :])  # (S, c)
+        pj = ndtr(m_c[:, None, 0, :] + t_c[:, :, 0, :])  # (S, K-1, c)
+        out["cate"][rows] = (pj - p0[:, None]).transpose(2, 0, 1)
+        out["mu"][rows] = p0.T
+    else:
+        lat = np.concatenate([m_c[:, None], m_c[:, None] + t_c], axis=1)  # (S, K, 2, c)
+        p = ndtr(lat[:, :, 0, :]).astype(np.float32)
+        log_sev = scale.mean + scale.sd * lat[:, :, 1, :]
+        sev = np.exp(log_sev + 0.5 * sig[:, None, None] ** 2).astype(np.float32)
+        rpv = p * sev  # (S, K, c)
+        out["p"][rows] = p.transpose(2, 0, 1)
+        out["sev"][rows] = sev.transpose(2, 0, 1)
+        out["rpv_cate"][rows] = (rpv[:, 1:] - rpv[:, :1]).transpose(2, 0, 1)
+        out["mu"][rows] = rpv[:, 0].T
+
+
 def outcome_draws(
     scale: Scale, mu: np.ndarray, tau: np.ndarray, sigma: np.ndarray
 ) -> dict[str, np.ndarray]:
@@ -52,9 +169,10 @@ def outcome_draws(
         continuous: ``cate`` (n, S, K−1), ``mu`` (n, S), ``sigma`` (S,).
         binary: ``cate`` (n, S, K−1) on the probability scale Φ(μ+τ)−Φ(μ), ``mu`` (n, S)
         the control arm's probability Φ(μ), ``sigma`` (S,) (all ones).
-        hurdle: ``p`` and ``sev`` (n, S, K) (sev is the log-normal mean exp(m + σ²/2) of a
-        converter's value), ``rpv_cate`` (n, S, K−1) = p_j·sev_j − p_0·sev_0, ``sigma``
-        (S,) the log-severity sd, and ``mu`` (n, S) the control arm's revenue per visitor.
+        hurdle: ``p`` (n, S, K) float16 and ``sev`` (n, S, K) (sev is the log-normal mean
+        exp(m + σ²/2) of a converter's value), ``rpv_cate`` (n, S, K−1) =
+        p_j·sev_j − p_0·sev_0, ``sigma`` (S,) the log-severity sd, and ``mu`` (n, S) the
+        control arm's revenue per visitor.
 
     Notes
     -----
@@ -62,45 +180,22 @@ def outcome_draws(
     full-size arrays are the outputs themselves.
     """
     S, _, n = mu.shape
-    K = tau.shape[1] + 1
-    f32 = np.float32
-    if scale.kind == "hurdle":
-        sig = (scale.sd * sigma).astype(f32)
-        out = {
-            "p": np.empty((n, S, K), f32),
-            "sev": np.empty((n, S, K), f32),
-            "rpv_cate": np.empty((n, S, K - 1), f32),
-            "mu": np.empty((n, S), f32),
-            "sigma": sig,
-        }
-    else:
-        out = {
-            "cate": np.empty((n, S, K - 1), f32),
-            "mu": np.empty((n, S), f32),
-            "sigma": ((scale.sd if scale.kind == "continuous" else 1.0) * sigma).astype(f32),
-        }
+    sig = _out_sigma(scale, sigma)
+    out = _allocate(scale.kind, n, S, tau.shape[1] + 1, sig)
     for start in range(0, n, _CHUNK_ROWS):
         rows = slice(start, min(start + _CHUNK_ROWS, n))
-        m_c = mu[:, :, rows]  # (S, k, c)
-        t_c = tau[:, :, :, rows]  # (S, K-1, k, c)
-        if scale.kind == "continuous":
-            out["cate"][rows] = (scale.sd * t_c[:, :, 0, :]).transpose(2, 0, 1)
-            out["mu"][rows] = (scale.mean + scale.sd * m_c[:, 0, :]).T
-        elif scale.kind == "binary":
-            p0 = ndtr(m_c[:, 0, :])  # (S, c)
-            pj = ndtr(m_c[:, None, 0, :] + t_c[:, :, 0, :])  # (S, K-1, c)
-            out["cate"][rows] = (pj - p0[:, None]).transpose(2, 0, 1)
-            out["mu"][rows] = p0.T
-        else:
-            lat = np.concatenate([m_c[:, None], m_c[:, None] + t_c], axis=1)  # (S, K, 2, c)
-            p = ndtr(lat[:, :, 0, :]).astype(f32)
-            log_sev = scale.mean + scale.sd * lat[:, :, 1, :]
-            sev = np.exp(log_sev + 0.5 * sig[:, None, None] ** 2).astype(f32)
-            rpv = p * sev  # (S, K, c)
-            out["p"][rows] = p.transpose(2, 0, 1)
-            out["sev"][rows] = sev.transpose(2, 0, 1)
-            out["rpv_cate"][rows] = (rpv[:, 1:] - rpv[:, :1]).transpose(2, 0, 1)
-            out["mu"][rows] = rpv[:, 0].T
+        _convert(scale, sig, out, rows, mu[:, :, rows], tau[:, :, :, rows])
+    return out
+
+
+def outcome_draws_from(scale: Scale, draws: VisitorDraws,
+                       sigma: np.ndarray) -> dict[str, np.ndarray]:
+    """:func:`outcome_draws` from a :class:`VisitorDraws`, releasing its chunks as it goes
+    (the model-unit draws are gone afterwards)."""
+    sig = _out_sigma(scale, sigma)
+    out = _allocate(scale.kind, draws.n, draws.num_draws, draws.num_arms, sig)
+    for rows, m_c, t_c in draws.take_chunks():
+        _convert(scale, sig, out, rows, m_c, t_c)
     return out
 
 

@@ -20,6 +20,7 @@ import numpy as np
 from jax import lax, random
 
 from pytyche.bcf import _bartz_adapter as bz
+from pytyche.bcf._draws import VisitorDraws
 from pytyche.bcf._kernel import EngineData, EngineState, Record, make_record, make_step
 from pytyche.bcf._runtime import compilation_cache_from_env, map_pressure
 
@@ -30,6 +31,9 @@ __all__ = ["run_chains"]
 #: keep every one of them.
 _BLOCK_FNS: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
 _MAX_BLOCK_FNS = 8
+
+#: Record fields kept per draw as they are; the per-visitor ones go to `VisitorDraws`.
+_FOREST_FIELDS = tuple(f for f in Record._fields if f not in ("mu_fit", "tau_fit"))
 
 #: Share of the memory-map limit past which a fit first drops every compiled program. Each
 #: new size bucket costs 3,300-5,000 maps (measured on jaxlib 0.10.2, CPU), so half the
@@ -119,8 +123,9 @@ def run_chains(
     desc: str = "BCF",
     backend: ModuleType = bz,
     tau_intercept: bool = False,
-) -> tuple[dict[str, np.ndarray], dict[str, float]]:
-    """Run the chains; return stacked kept records and timings.
+    n_rows: int | None = None,
+) -> tuple[dict[str, np.ndarray], VisitorDraws, dict[str, float]]:
+    """Run the chains; return the kept forest records, the per-visitor draws and timings.
 
     With one JAX device the chains run one after another (vmapped chains are slower on a CPU).
     With several devices (GPUs, or host devices forced by
@@ -131,10 +136,15 @@ def run_chains(
     from (see `_state.forest_backend`); `tau_intercept` says whether the states carry τ
     intercepts (`GPUBCFConfig.tau_intercept`).
 
+    `n_rows` is the number of real (unpadded) rows; all of them when None.
+
     Returns
     -------
     records : dict of numpy arrays with a leading axis of ``num_chains * num_samples`` draws
-        (chain-major), one entry per `Record` field.
+        (chain-major), one entry per `Record` field except the per-visitor ones.
+    visitor_draws : :class:`~pytyche.bcf._draws.VisitorDraws`
+        ``mu_fit`` and ``tau_fit`` of every kept draw at the first `n_rows` rows, gathered
+        visitors first as the blocks arrive (never stacked draws first as well).
     timings : 'first_block_s' (includes compilation), 'mcmc_s' (all blocks),
         'ms_per_iteration' measured on blocks after the first, and the same split into
         burn-in blocks (MCMC step only) and sampling blocks (step plus recording draws).
@@ -152,8 +162,14 @@ def run_chains(
     devices = jax.devices()
     width = max(1, min(len(devices), num_chains))
     per_chain: list[dict[str, list[np.ndarray]]] = [
-        {f: [] for f in Record._fields} for _ in range(num_chains)
+        {f: [] for f in _FOREST_FIELDS} for _ in range(num_chains)
     ]
+    shapes = jax.eval_shape(make_record(k, sigma_mode, backend, tau_intercept), init_state,
+                            data)
+    n_arms = shapes.tau_fit.shape[0] + 1
+    visitors = VisitorDraws(shapes.mu_fit.shape[-1] if n_rows is None else n_rows,
+                            num_chains * num_samples, k, n_arms)
+    kept = [c * num_samples for c in range(num_chains)]
     bar = None
     if progress:
         from tqdm.auto import tqdm
@@ -188,7 +204,7 @@ def run_chains(
                 states[slot], rec = run_block(states[slot], datas[slot], keys, active, keep)
                 dispatched.append((c, rec, keep_all[sl]))
             for item in pending:  # fetch the previous blocks while these run
-                _collect(per_chain[item[0]], item[1], item[2])
+                _collect(per_chain, visitors, kept, *item)
             pending = dispatched
             jax.block_until_ready(states)
             dt = time.perf_counter() - t0
@@ -208,7 +224,7 @@ def run_chains(
                                     f"{desc} chain {chains[0] + 1}/{num_chains} {phase}")
                 bar.update(n_active)
         for item in pending:
-            _collect(per_chain[item[0]], item[1], item[2])
+            _collect(per_chain, visitors, kept, *item)
         del states
     if bar is not None:
         bar.close()
@@ -222,9 +238,9 @@ def run_chains(
     }
     records = {
         f: np.concatenate([part for chain in per_chain for part in chain[f]], axis=0)
-        for f in Record._fields
+        for f in _FOREST_FIELDS
     }
-    return records, timings
+    return records, visitors, timings
 
 
 def _on_device(arrays: tuple[jax.Array, ...], device: Any) -> tuple[jax.Array, ...]:
@@ -233,9 +249,13 @@ def _on_device(arrays: tuple[jax.Array, ...], device: Any) -> tuple[jax.Array, .
     return tuple(jax.device_put(a, device) for a in arrays)
 
 
-def _collect(out: dict[str, list[np.ndarray]], rec: Record, keep: np.ndarray) -> None:
+def _collect(per_chain: list[dict[str, list[np.ndarray]]], visitors: VisitorDraws,
+             kept: list[int], chain: int, rec: Record, keep: np.ndarray) -> None:
+    """Move one block's kept draws to the host: forests per chain, visitors' draws in place."""
     if not keep.any():
         return
     sel = np.flatnonzero(keep)
-    for f in Record._fields:
-        out[f].append(np.asarray(getattr(rec, f))[sel])
+    for f in _FOREST_FIELDS:
+        per_chain[chain][f].append(np.asarray(getattr(rec, f))[sel])
+    visitors.add(kept[chain], np.asarray(rec.mu_fit)[sel], np.asarray(rec.tau_fit)[sel])
+    kept[chain] += len(sel)

@@ -275,7 +275,7 @@ def _read_draws(reader: _Reader, meta: dict[str, Any]) -> dict[str, np.ndarray]:
             raise reader.fail(_DRAWS, f"draws {key!r} have shape {declared[key]['shape']}, but "
                                       f"{n} visitors, {K} treatments and {S} draws need "
                                       f"{wanted[rule]}")
-        if declared[key]["dtype"] not in ("float32", "float64"):
+        if declared[key]["dtype"] not in ("float16", "float32", "float64"):
             raise reader.fail(_DRAWS, f"draws {key!r} have dtype {declared[key]['dtype']}")
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:

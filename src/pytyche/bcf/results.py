@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import functools
 import os
 import tempfile
 from collections.abc import Callable
@@ -196,7 +197,22 @@ class _BCFResult:
         return self.fit.draws[self.fit.cate_key]
 
     def level_samples(self) -> np.ndarray:
-        """Expected outcome of every visitor under every arm, per draw, (n, S, K)."""
+        """Expected outcome of every visitor under every arm, per draw, (n, S, K).
+
+        Computed on the first call and kept, read-only: an analysis reads it several times,
+        and at a million visitors each copy is gigabytes.
+        """
+        return self._levels
+
+    @functools.cached_property
+    def _levels(self) -> np.ndarray:
+        levels = self._compute_levels()
+        levels.setflags(write=False)
+        return levels
+
+    def _compute_levels(self) -> np.ndarray:
+        # control's level plus each effect (for a hurdle fit: p·sev of control, computed at
+        # single precision, so the levels' differences are the effect draws exactly)
         control = self.fit.draws["mu"][:, :, None]
         return np.concatenate([control, control + self.cate_samples()], axis=2)
 
@@ -219,10 +235,8 @@ class _BCFResult:
         """
         X = encode_new_visitors(self.observed, new_data)
         draws = self.fit.predict(X, _propensities(new_data, self.observed.n_treatments))
-        if "p" in draws and "sev" in draws:
-            return draws["p"] * draws["sev"]
         control = draws["mu"][:, :, None]
-        return np.concatenate([control, control + draws["cate"]], axis=2)
+        return np.concatenate([control, control + draws[self.fit.cate_key]], axis=2)
 
     # ---- summaries ------------------------------------------------------------------------
 
@@ -353,7 +367,7 @@ class HurdleBCFResult(_BCFResult):
 
     @property
     def p_samples(self) -> np.ndarray:
-        """P(convert) per visitor, draw and arm, (n, S, K)."""
+        """P(convert) per visitor, draw and arm, (n, S, K), stored at half precision."""
         return self.fit.draws["p"]
 
     @property
@@ -368,9 +382,6 @@ class HurdleBCFResult(_BCFResult):
 
     def has_decomposition(self) -> bool:
         return True
-
-    def level_samples(self) -> np.ndarray:
-        return self.p_samples * self.sev_samples
 
     def decomposition(self, segment: Any = None):
         """Conversion versus basket-size parts of the revenue effect per draw; see

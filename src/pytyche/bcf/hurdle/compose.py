@@ -51,7 +51,7 @@ def _fit_independent_hurdle_bcf(
         Converters alone do not fill every arm with enough visitors for the severity fit.
     """
     conv = targets.converted
-    mu_c, tau_c, f_conv, tm_c = _run_engine(
+    conv_draws, f_conv, tm_c = _run_engine(
         X, z, conv.astype(np.float32)[None], None, "binary", propensity, seed, config,
         progress, Scale("binary"), None if warm_start is None else warm_start[0],
     )
@@ -60,12 +60,13 @@ def _fit_independent_hurdle_bcf(
         X[conv], z[conv], targets.y[conv], pr_conv, config, family="continuous",
     )
     scale = targets.scale
-    _, _, f_sev, tm_s = _run_engine(
+    _, f_sev, tm_s = _run_engine(
         X[conv], z[conv], targets.log_severity[conv][None], None, "continuous", pr_conv,
         seed + 1, config, progress, Scale("continuous", scale.mean, scale.sd),
         None if warm_start is None else warm_start[-1],
     )
     t1 = time.perf_counter()
+    mu_c, tau_c = conv_draws.to_arrays()
     mu_s, tau_s = f_sev.raw_predict(X, propensity)
     draws = outcome_draws(
         scale,

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from pytyche.bcf._arrays import HurdleTargets, _run_engine
-from pytyche.bcf._draws import ForestDraws, outcome_draws
+from pytyche.bcf._draws import ForestDraws, outcome_draws_from
 from pytyche.bcf.config import GPUBCFConfig
 
 __all__ = ["_fit_joint_hurdle_bcf"]
@@ -57,11 +57,11 @@ def _fit_joint_hurdle_bcf(
     """
     y_model = np.stack([targets.converted.astype(np.float32), targets.log_severity])
     observed = np.stack([np.ones_like(targets.converted), targets.converted])
-    mu, tau, forests, timings = _run_engine(
+    visitors, forests, timings = _run_engine(
         X, z, y_model, observed, "hurdle", propensity, seed, config, progress, targets.scale,
         None if warm_start is None else warm_start[0],
     )
     t1 = time.perf_counter()
-    draws = outcome_draws(targets.scale, mu, tau, forests.sigma)
+    draws = outcome_draws_from(targets.scale, visitors, forests.sigma)
     timings["draws_s"] = time.perf_counter() - t1
     return draws, (forests,), timings
