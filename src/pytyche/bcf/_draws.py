@@ -74,7 +74,8 @@ class VisitorDraws:
         s_b, k = mu.shape[0], self.k
         draws = slice(offset, offset + s_b)
         for a, chunk in zip(self.starts, self.chunks, strict=True):
-            assert chunk is not None, "draws added after conversion started"
+            if chunk is None:
+                raise RuntimeError("draws added after their conversion started")
             rows = slice(a, a + len(chunk))
             chunk[:, draws, :k] = mu[:, :, rows].transpose(2, 0, 1)
             chunk[:, draws, k:] = tau[:, :, :, rows].reshape(s_b, -1, len(chunk)).transpose(2, 0, 1)
@@ -92,7 +93,8 @@ class VisitorDraws:
         k, K = self.k, self.num_arms
         for i, a in enumerate(self.starts):
             chunk = self.chunks[i]
-            assert chunk is not None, "draws already converted"
+            if chunk is None:
+                raise RuntimeError("these draws were already converted (they are read once)")
             self.chunks[i] = None
             c = len(chunk)
             mu = chunk[:, :, :k].transpose(1, 2, 0)
