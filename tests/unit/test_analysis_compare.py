@@ -72,6 +72,18 @@ class TestRecommendationSummary:
         assert decision == Decision(expected)
         assert ("futility" in why) == (expected == "STOP")
 
+    @pytest.mark.parametrize(("n_better", "claims", "expected"),
+                             [(49, 4, "CONTINUE"), (13, 4, "CONTINUE"), (12, 4, "STOP")])
+    def test_futility_is_adjusted_like_the_other_claims(self, n_better, claims,
+                                                        expected) -> None:
+        """Over m claims futility needs m · P(better) below 0.05 (P(better) < 0.0125 at
+        m = 4), as harm and SHIP are simultaneous over them; the rationale says so."""
+        rec = recommendation_summary(draws((n_better, 5.0), (S - n_better, 1.0)), CONTROL,
+                                     treatment="B", control="A", n_claims=claims)
+        assert rec.decision == Decision(expected)
+        if expected == "STOP":
+            assert rec.gate == "futility" and "< 0.05/4" in rec.rationale
+
     def test_reports_the_probabilities(self) -> None:
         """The summary carries P(positive), P(better), P(harm) and relative expected loss."""
         rec = recommendation_summary(

@@ -73,7 +73,11 @@ def recommendation_summary(
 
     SHIP when expected loss < ``loss_tolerance`` and ``p_positive`` > its threshold and
     ``p_better`` > its threshold; otherwise STOP when ``p_harmful`` > ``p_harm`` or
-    ``p_better`` < ``p_futility``; otherwise CONTINUE. The two branches cannot both fire because
+    ``m · p_better`` < ``p_futility``; otherwise CONTINUE. Futility is a directional claim
+    too ("the effect is below the practical threshold", with confidence ``1 − p_better``), so
+    it is adjusted like the others: unadjusted, each arm would be stopped for futility at
+    5% one-sided per look although its effect clears the threshold (measured: 1 of 10
+    sequential experiments STOPped the truth-best arm of ``sparse_benefit``, true lift 4.5%). The two branches cannot both fire because
     the SHIP thresholds exceed the STOP ones.
     """
     th = DecisionThresholds() if thresholds is None else thresholds
@@ -109,11 +113,12 @@ def recommendation_summary(
     elif p_harmful > th.p_harm:
         decision = Decision.STOP
         rationale = f"STOP (harm) gate: P(harm) {p_harmful:.3f} > {th.p_harm:g}"
-    elif p_better < th.p_futility:
+    elif claims * p_better < th.p_futility:
         decision = Decision.STOP
+        per_claim = f"{th.p_futility:g}" if claims == 1 else f"{th.p_futility:g}/{claims}"
         rationale = (
             f"STOP (futility) gate: P(better by {th.min_practical_effect:.0%}) "
-            f"{p_better:.3f} < {th.p_futility:g}"
+            f"{p_better:.3f} < {per_claim}"
         )
     else:
         decision = Decision.CONTINUE
