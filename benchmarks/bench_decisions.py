@@ -228,7 +228,7 @@ def _loop_seed(cell: LoopCell, seed: int) -> dict:
     import warnings
 
     from pytyche.bcf import GPUBCFConfig
-    from pytyche.contracts import Decision
+    from pytyche.contracts import Decision, DecisionThresholds
     from pytyche.experiment import (
         GeometricSchedule,
         UncalibratedWarning,
@@ -244,8 +244,10 @@ def _loop_seed(cell: LoopCell, seed: int) -> dict:
         generator=generator, schedule=GeometricSchedule(cell.initial, n_rounds=cell.n_rounds),
         treatments=names, seed=seed, fit_config=GPUBCFConfig(**CONFIG),
         analysis_options={"n_bootstrap": 0})
-    shipped = stopped = dropped_best = stopped_best = False
+    shipped = stopped = dropped_best = False
+    best_gates: set[str] = set()
     best = None
+    lift = math.nan
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UncalibratedWarning)
         for experiment in exp:
@@ -254,15 +256,21 @@ def _loop_seed(cell: LoopCell, seed: int) -> dict:
             stopped |= any(r.decision == Decision.STOP and "harm" in r.rationale
                            for r in recs.values())
             if best is None and experiment.truth_comparison is not None:
-                best = _truth_best(exp, names)
+                best, lift = _truth_best(exp, names)
             if best is not None and best != "control":
                 plan = experiment.next_recommendation
                 dropped_best |= best in plan.dropped_treatments
                 r = recs.get(best)
-                stopped_best |= r is not None and r.decision == Decision.STOP
+                if r is not None and r.decision == Decision.STOP:
+                    best_gates.add(r.gate)
+    # A futility STOP says "the effect is below the practical threshold": an error only when
+    # the arm's true lift clears it; a harm STOP of the truth-best arm is always one.
+    practical = DecisionThresholds().min_practical_effect
+    wrong = "harm" in best_gates or ("futility" in best_gates and lift >= practical)
     return {"seed": seed, "shipped": bool(shipped), "stopped_harm": bool(stopped),
-            "best": best, "best_dropped": bool(dropped_best),
-            "best_stopped": bool(stopped_best)}
+            "best": best, "best_lift": float(lift), "best_dropped": bool(dropped_best),
+            "best_stopped": bool(best_gates), "best_stop_gates": sorted(best_gates),
+            "best_stopped_wrongly": bool(wrong)}
 
 
 def _rate(k: int, n: int) -> dict:
@@ -288,6 +296,9 @@ def summarise_loop(cell: LoopCell, per_seed: list[dict], seconds: float) -> dict
     else:
         out["best_dropped"] = _rate(sum(r["best_dropped"] for r in with_best), len(with_best))
         out["best_stopped"] = _rate(sum(r["best_stopped"] for r in with_best), len(with_best))
+        out["best_stopped_wrongly"] = _rate(sum(r["best_stopped_wrongly"] for r in with_best),
+                                            len(with_best))
+        out["best_lift"] = float(np.mean([r["best_lift"] for r in with_best]))
     return out
 
 
@@ -295,7 +306,10 @@ def run_loop_cell(cell: LoopCell, stored: dict | None, checkpoint) -> dict:
     """Run the cell's seeds not yet in `stored` (same config), checkpointing after each."""
     per_seed: list[dict] = []
     seconds = 0.0
-    if stored and stored.get("config") == CONFIG and "per_seed" in stored:
+    # an older run's records with a best arm (before its STOP gates were recorded) run again
+    if (stored and stored.get("config") == CONFIG and "per_seed" in stored
+            and (cell.template == "null"
+                 or all("best_stopped_wrongly" in r for r in stored["per_seed"]))):
         per_seed = list(stored["per_seed"])
         seconds = float(stored.get("seconds", 0.0))
     done = {r["seed"] for r in per_seed}
@@ -312,11 +326,13 @@ def run_loop_cell(cell: LoopCell, stored: dict | None, checkpoint) -> dict:
     return summarise_loop(cell, per_seed, seconds)
 
 
-def _truth_best(exp, names: list[str]) -> str | None:
-    """The arm with the highest true average outcome over the first round's visitors."""
+def _truth_best(exp, names: list[str]) -> tuple[str, float]:
+    """The arm with the highest true average outcome over the first round's visitors, and
+    its true lift over control (relative to control's mean)."""
     truth = exp.rounds[0].truth if hasattr(exp, "rounds") else exp._rounds[0].truth
     po = np.asarray(truth.potential_outcomes.values, dtype=np.float64).mean(axis=0)
-    return names[int(np.argmax(po))]
+    j = int(np.argmax(po))
+    return names[j], float(po[j] / po[0] - 1.0)
 
 
 def run_hillstrom(config: dict | None) -> dict:
@@ -381,13 +397,16 @@ def fmt_rate(r: dict | None) -> str:
 
 def table(data: dict) -> str:
     loops = ["| loop | seeds | false SHIP, any round | false STOP (harm), any round | "
-             "truth-best dropped | truth-best STOPped |", "|---|---:|---|---|---|---|"]
+             "truth-best dropped | truth-best STOPped (any gate) | truth-best STOPped wrongly | "
+             "truth-best true lift |", "|---|---:|---|---|---|---|---|---:|"]
     for name, r in sorted(data.get("loops", {}).items()):
         loops.append(
             f"| {name} | {r['seeds']}{' (partial)' if r.get('partial') else ''} | "
             f"{fmt_rate(r.get('false_ship_any_round'))} | "
             f"{fmt_rate(r.get('false_stop_harm_any_round'))} | "
-            f"{fmt_rate(r.get('best_dropped'))} | {fmt_rate(r.get('best_stopped'))} |")
+            f"{fmt_rate(r.get('best_dropped'))} | {fmt_rate(r.get('best_stopped'))} | "
+            f"{fmt_rate(r.get('best_stopped_wrongly'))} | "
+            f"{'' if 'best_lift' not in r else format(r['best_lift'], '+.1%')} |")
     rows = ["| cell | seeds | false SHIP | false STOP (harm) | model false SHIP | arm 90% "
             "coverage | segment 90% coverage | SHIP best | z-test SHIP best |",
             "|---|---:|---|---|---|---|---|---|---|"]
