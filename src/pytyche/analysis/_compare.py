@@ -77,8 +77,9 @@ def recommendation_summary(
     too ("the effect is below the practical threshold", with confidence ``1 − p_better``), so
     it is adjusted like the others: unadjusted, each arm would be stopped for futility at
     5% one-sided per look although its effect clears the threshold (measured: 1 of 10
-    sequential experiments STOPped the truth-best arm of ``sparse_benefit``, true lift 4.5%). The two branches cannot both fire because
-    the SHIP thresholds exceed the STOP ones.
+    sequential experiments STOPped the truth-best arm of ``sparse_benefit``, true lift
+    4.5%). The two branches cannot both fire because the SHIP thresholds exceed the STOP
+    ones.
     """
     th = DecisionThresholds() if thresholds is None else thresholds
     d = np.asarray(effect_draws, dtype=np.float64).ravel()
