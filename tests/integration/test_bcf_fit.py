@@ -92,7 +92,11 @@ class TestShapes:
             assert d["cate"].shape == (N, S, K - 1)
         if family == "binary":
             assert (np.abs(d["cate"]) < 1).all()
-        assert d["mu"].shape == (N, S) and d["sigma"].shape == (S,)
+        if family == "hurdle":
+            assert "mu" not in d  # control's level is p_0 · sev_0, not kept
+        else:
+            assert d["mu"].shape == (N, S)
+        assert d["sigma"].shape == (S,)
         for key, v in d.items():
             half = family == "hurdle" and key == "p"  # P(convert) is kept at half precision
             assert v.dtype == (np.float16 if half else np.float32) and np.isfinite(v).all()

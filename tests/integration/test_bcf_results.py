@@ -123,6 +123,9 @@ class TestHurdleResult:
     def test_levels_compose_the_effect(self, hurdle_posterior):
         """Revenue per visitor is p·sev and the effect is its difference to control."""
         level = hurdle_posterior.level_samples()
+        # control's level is not stored: it is p_0·sev_0 of the kept draws, exactly
+        p0 = hurdle_posterior.p_samples[:, :, 0].astype(np.float32)
+        np.testing.assert_array_equal(level[:, :, 0], p0 * hurdle_posterior.sev_samples[:, :, 0])
         np.testing.assert_allclose(level[..., 1:] - level[..., :1],
                                    hurdle_posterior.cate_samples(), rtol=1e-4, atol=1e-4)
 

@@ -65,7 +65,7 @@ def fake_posterior(frame: pd.DataFrame | None = None, *, seed: int = 0):
     sev = rng.gamma(2.0, 10.0, (n, S, K)).astype(f32)
     rpv = p_draws * sev
     draws = {"p": p_draws, "sev": sev, "rpv_cate": rpv[:, :, 1:] - rpv[:, :, :1],
-             "mu": rpv[:, :, 0], "sigma": np.abs(rng.normal(size=S)).astype(f32) + 0.1}
+             "sigma": np.abs(rng.normal(size=S)).astype(f32) + 0.1}
     fit = BCFFit(family="hurdle", pooling="joint", num_arms=K, n=n, config=CONFIG, seed=seed,
                  draws=draws, forests=(_forest(rng, K, p, 2),),
                  diagnostics={"rhat_sigma": 1.0}, timings={"total": 0.1})

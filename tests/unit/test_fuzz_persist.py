@@ -117,11 +117,11 @@ MANIFEST_EDITS: dict[str, Callable[[Path], None]] = {
     "files-list": _edit_json("manifest.json", _set("files", [])),
     "files-empty": _edit_json("manifest.json", _set("files", {})),
     "arrays-none": _edit_json("manifest.json", _set("arrays", None)),
-    "arrays-bad-shape": _edit_json("manifest.json", lambda d: d["arrays"]["mu"].update(
+    "arrays-bad-shape": _edit_json("manifest.json", lambda d: d["arrays"]["sev"].update(
         shape=[-1])),
-    "arrays-shape-changed": _edit_json("manifest.json", lambda d: d["arrays"]["mu"].update(
+    "arrays-shape-changed": _edit_json("manifest.json", lambda d: d["arrays"]["sev"].update(
         shape=[3, 3])),
-    "arrays-dtype": _edit_json("manifest.json", lambda d: d["arrays"]["mu"].update(
+    "arrays-dtype": _edit_json("manifest.json", lambda d: d["arrays"]["sev"].update(
         dtype="object")),
     "arrays-missing-key": _edit_json("manifest.json", lambda d: d["arrays"].pop("sev")),
     "treatments-reversed": _edit_json("manifest.json", lambda d: d["treatments"].reverse()),
@@ -273,7 +273,12 @@ CONSISTENT: dict[str, Callable[[Path], None]] = {
         rpv_cate=a["rpv_cate"][:, :, :1]), declare=True),
     "draws-key-missing": _draws(lambda a: a.pop("p")),
     "draws-extra-key": _draws(lambda a: a.update(extra=np.zeros(2))),
-    "draws-int": _draws(lambda a: a.update(mu=a["mu"].astype(np.int32)), declare=True),
+    "draws-int": _draws(lambda a: a.update(sev=a["sev"].astype(np.int32)), declare=True),
+    "draws-legacy-mu-nan": _draws(lambda a: a.update(
+        mu=np.full(a["rpv_cate"].shape[:2], np.nan, np.float32)),
+        declare=True),
+    "draws-legacy-mu-shape": _draws(lambda a: a.update(mu=np.zeros(3, np.float32)),
+                                    declare=True),
     "draws-object": _draws(lambda a: a.update(sigma=np.array(["x"] * len(a["sigma"]))),
                            declare=True),
     "forest-arms": _forest(lambda a: a.update(arm_shares=np.ones(2) / 2)),
@@ -317,6 +322,19 @@ def test_untouched_copy_loads(saved, tmp_path):
     again = pt.load_result(folder)
     assert again.treatments == post.treatments
     np.testing.assert_array_equal(again.rpv_cate_samples, post.rpv_cate_samples)
+
+
+def test_older_save_with_control_level_loads(saved, tmp_path):
+    """Hurdle saves written before control's level was derived hold it as ``mu``: they load,
+    the array checked like the others and dropped (the level is p_0 · sev_0 again)."""
+    source, post = saved
+    folder = tmp_path / "copy"
+    shutil.copytree(source, folder)
+    level = post.p_samples[:, :, 0].astype(np.float32) * post.sev_samples[:, :, 0]
+    _draws(lambda a: a.update(mu=level), declare=True)(folder)
+    again = pt.load_result(folder)
+    assert "mu" not in again.fit.draws
+    np.testing.assert_array_equal(again.level_samples()[:, :, 0], level)
 
 
 def test_unlisted_extra_file_is_ignored(saved, tmp_path):

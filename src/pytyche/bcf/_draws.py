@@ -12,7 +12,8 @@ from scipy.special import ndtr
 
 from pytyche.bcf._preprocess import Binning
 
-__all__ = ["ForestDraws", "Scale", "VisitorDraws", "outcome_draws", "outcome_draws_from"]
+__all__ = ["ForestDraws", "Scale", "VisitorDraws", "control_level", "outcome_draws",
+           "outcome_draws_from"]
 
 FORMAT_VERSION = 1
 
@@ -119,9 +120,9 @@ def _allocate(kind: str, n: int, S: int, K: int, sigma: np.ndarray) -> dict[str,
         # P(convert) is kept at half precision (relative error below 5e-4, far inside the
         # posterior's spread): it is a third of a hurdle fit's per-visitor draws. The effect
         # and the severity are computed from the single-precision value.
+        # Control's revenue per visitor is not kept: it is p_0 · sev_0 (control_level).
         return {"p": np.empty((n, S, K), P_DTYPE), "sev": np.empty((n, S, K), f32),
-                "rpv_cate": np.empty((n, S, K - 1), f32), "mu": np.empty((n, S), f32),
-                "sigma": sigma}
+                "rpv_cate": np.empty((n, S, K - 1), f32), "sigma": sigma}
     return {"cate": np.empty((n, S, K - 1), f32), "mu": np.empty((n, S), f32),
             "sigma": sigma}
 
@@ -150,7 +151,17 @@ def _convert(scale: Scale, sig: np.ndarray, out: dict[str, np.ndarray], rows: sl
         out["p"][rows] = p.transpose(2, 0, 1)
         out["sev"][rows] = sev.transpose(2, 0, 1)
         out["rpv_cate"][rows] = (rpv[:, 1:] - rpv[:, :1]).transpose(2, 0, 1)
-        out["mu"][rows] = rpv[:, 0].T
+
+
+def control_level(draws: dict[str, np.ndarray]) -> np.ndarray:
+    """Control arm's expected outcome per visitor and draw, (n, S), from outcome-scale draws.
+
+    Continuous and binary fits keep it as ``mu``; a hurdle fit does not (at a million visitors
+    the copy is 0.8 GB) and it is p_0 · sev_0 here.
+    """
+    if "mu" in draws:
+        return draws["mu"]
+    return draws["p"][:, :, 0].astype(np.float32) * draws["sev"][:, :, 0]
 
 
 def outcome_draws(
@@ -173,8 +184,8 @@ def outcome_draws(
         the control arm's probability Φ(μ), ``sigma`` (S,) (all ones).
         hurdle: ``p`` (n, S, K) float16 and ``sev`` (n, S, K) (sev is the log-normal mean
         exp(m + σ²/2) of a converter's value), ``rpv_cate`` (n, S, K−1) =
-        p_j·sev_j − p_0·sev_0, ``sigma`` (S,) the log-severity sd, and ``mu`` (n, S) the
-        control arm's revenue per visitor.
+        p_j·sev_j − p_0·sev_0 and ``sigma`` (S,) the log-severity sd; control's revenue per
+        visitor is :func:`control_level` of them.
 
     Notes
     -----

@@ -56,8 +56,11 @@ _MAX_FORESTS = 4
 _FAMILY_KEYS = {
     "continuous": {"cate": "k", "mu": "n", "sigma": "s"},
     "binary": {"cate": "k", "mu": "n", "sigma": "s"},
-    "hurdle": {"p": "K", "sev": "K", "rpv_cate": "k", "mu": "n", "sigma": "s"},
+    "hurdle": {"p": "K", "sev": "K", "rpv_cate": "k", "sigma": "s"},
 }
+#: Draws older saves of the same layout version hold that are now derived: read, checked
+#: like the others and dropped (a hurdle fit's control level is p_0 · sev_0).
+_LEGACY_KEYS = {"hurdle": {"mu": "n"}}
 _FIX = "re-save it from the fitted posterior, or fit again"
 
 
@@ -264,13 +267,15 @@ def _read_draws(reader: _Reader, meta: dict[str, Any]) -> dict[str, np.ndarray]:
     data = reader.checked(_DRAWS)
     declared = reader.manifest["arrays"]
     family = meta["family"]
-    if set(declared) != set(_FAMILY_KEYS[family]):
+    keys = _FAMILY_KEYS[family]
+    legacy = {k: rule for k, rule in _LEGACY_KEYS.get(family, {}).items() if k in declared}
+    if set(declared) != set(keys) | set(legacy):
         raise reader.fail(MANIFEST, f"lists draws {sorted(declared)}, a {family} posterior has "
-                                    f"{sorted(_FAMILY_KEYS[family])}")
+                                    f"{sorted(keys)}")
     n, K = meta["n"], meta["num_arms"]
     S = declared["sigma"]["shape"][0] if declared["sigma"]["shape"] else -1
     wanted = {"n": [n, S], "k": [n, S, K - 1], "K": [n, S, K], "s": [S]}
-    for key, rule in _FAMILY_KEYS[family].items():
+    for key, rule in {**keys, **legacy}.items():
         if declared[key]["shape"] != wanted[rule] or S < 1:
             raise reader.fail(_DRAWS, f"draws {key!r} have shape {declared[key]['shape']}, but "
                                       f"{n} visitors, {K} treatments and {S} draws need "
@@ -301,6 +306,8 @@ def _read_draws(reader: _Reader, meta: dict[str, Any]) -> dict[str, np.ndarray]:
                                       f"{spec['shape']} and dtype {spec['dtype']}")
         if not np.isfinite(value).all():
             raise reader.fail(_DRAWS, f"array {key!r} holds non-finite draws")
+    for key in legacy:
+        del draws[key]
     return draws
 
 

@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from pytyche._integrity import jsonable
+from pytyche.bcf._draws import control_level
 from pytyche.contracts import (
     MetricFamily,
     ObservedExperimentData,
@@ -211,9 +212,9 @@ class _BCFResult:
         return levels
 
     def _compute_levels(self) -> np.ndarray:
-        # control's level plus each effect (for a hurdle fit: p·sev of control, computed at
-        # single precision, so the levels' differences are the effect draws exactly)
-        control = self.fit.draws["mu"][:, :, None]
+        # control's level plus each effect, so the levels' differences are the effect draws
+        # exactly (a hurdle fit's control level is p_0·sev_0 from the stored draws)
+        control = control_level(self.fit.draws)[:, :, None]
         return np.concatenate([control, control + self.cate_samples()], axis=2)
 
     def predict(self, new_data: pd.DataFrame) -> np.ndarray:
@@ -235,7 +236,7 @@ class _BCFResult:
         """
         X = encode_new_visitors(self.observed, new_data)
         draws = self.fit.predict(X, _propensities(new_data, self.observed.n_treatments))
-        control = draws["mu"][:, :, None]
+        control = control_level(draws)[:, :, None]
         return np.concatenate([control, control + draws[self.fit.cate_key]], axis=2)
 
     # ---- summaries ------------------------------------------------------------------------
@@ -253,7 +254,7 @@ class _BCFResult:
         """
         credible_interval = _provided("credible_interval")
         ate = self.ate_samples()
-        control_mean = self.fit.draws["mu"].mean(axis=0, dtype=np.float64)
+        control_mean = control_level(self.fit.draws).mean(axis=0, dtype=np.float64)
         low, high = credible_interval(ate, level=level, axis=0, calibration=self.calibration)
         rows = []
         for j, name in enumerate(self.treatments[1:]):
