@@ -129,6 +129,18 @@ class TestPolicies:
         assert epsilon_clip(once) == once
         assert ThompsonPolicy(once).allocation == once
 
+    def test_thompson_policy_round_trip_keeps_its_floor(self, visitors):
+        """The JSON form keeps the policy's epsilon (not 0.0), and rebuilding it ships the
+        same shares."""
+        policy = ThompsonPolicy({"control": 0.9, "a": 0.1, "b": 0.0}, epsilon=0.06)
+        data = json.loads(json.dumps(policy_to_dict(policy)))
+        assert data["epsilon"] == 0.06
+        again = policy_from_dict(data)
+        assert again.epsilon == 0.06
+        assert again.allocation == policy.allocation
+        np.testing.assert_array_equal(again.probabilities(visitors, T),
+                                      policy.probabilities(visitors, T))
+
     def test_draw_frequencies(self):
         """Drawn treatments follow the probabilities."""
         probs = np.tile([0.2, 0.3, 0.5], (20000, 1))

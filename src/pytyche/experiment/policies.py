@@ -487,7 +487,10 @@ def policy_to_dict(policy: Any) -> dict[str, Any]:
     if kind is UniformPolicy:
         return {"type": "uniform", "over": list(policy.over) if policy.over else None}
     if kind is ThompsonPolicy:
-        return {"type": "thompson", "allocation": dict(policy.allocation), "epsilon": 0.0}
+        # The stored allocation is already clipped; the clip is idempotent, so keeping the
+        # policy's own epsilon rebuilds the same shares and says which floor was shipped.
+        return {"type": "thompson", "allocation": dict(policy.allocation),
+                "epsilon": float(policy.epsilon)}
     if kind is TreePolicy:
         assert policy.schema is not None
         return {
@@ -517,7 +520,9 @@ def policy_from_dict(data: Mapping[str, Any]) -> Any:
         over = data.get("over")
         return UniformPolicy(tuple(over) if over is not None else None)
     if kind == "thompson":
-        return ThompsonPolicy(dict(data["allocation"]), epsilon=float(data.get("epsilon", 0.0)))
+        # Stores written before the epsilon was kept say 0.0 over already-clipped shares.
+        return ThompsonPolicy(dict(data["allocation"]),
+                              epsilon=float(data.get("epsilon", DEFAULT_EPSILON)))
     if kind == "tree":
         rules = data.get("rules")
         return TreePolicy(
