@@ -83,3 +83,24 @@ def test_conversion_releases_the_model_units_as_it_goes(monkeypatch) -> None:
     assert len(calls) == len(refs) == 8
     for i, alive in enumerate(calls):
         assert alive == [False] * i + [True] * (len(refs) - i), (i, alive)
+
+
+def test_block_size_bounds_the_per_visitor_records() -> None:
+    """A block records at most RECORD_BLOCK_BYTES of μ and τ fits: a 1M-visitor K = 3 hurdle
+    (6 float32 per visitor and iteration) runs 10-iteration blocks, small fits keep the
+    configured size, and a block never has fewer than one iteration."""
+    from types import SimpleNamespace
+
+    from jax import ShapeDtypeStruct
+
+    from pytyche.bcf._loop import RECORD_BLOCK_BYTES, record_block_size
+
+    def shapes(n: int, k: int = 2, arms: int = 3) -> SimpleNamespace:
+        return SimpleNamespace(mu_fit=ShapeDtypeStruct((k, n), np.float32),
+                               tau_fit=ShapeDtypeStruct((arms - 1, k, n), np.float32))
+
+    assert record_block_size(25, shapes(2**20)) == 10
+    assert 10 * 6 * 4 * 2**20 <= RECORD_BLOCK_BYTES < 11 * 6 * 4 * 2**20
+    assert record_block_size(25, shapes(200_000)) == 25
+    assert record_block_size(7, shapes(2**20)) == 7
+    assert record_block_size(25, shapes(2**26)) == 1

@@ -8,6 +8,7 @@ the same compiled program.
 
 from __future__ import annotations
 
+import math
 import time
 from collections import OrderedDict
 from functools import partial
@@ -151,6 +152,9 @@ def run_chains(
     """
     compilation_cache_from_env()
     _relieve_map_pressure()
+    shapes = jax.eval_shape(make_record(k, sigma_mode, backend, tau_intercept), init_state,
+                            data)
+    block_size = record_block_size(block_size, shapes)
     run_block = _block_fn(k, sigma_mode, block_size, backend, tau_intercept)
     total = num_burnin + num_samples * thin
     n_blocks = -(-total // block_size)
@@ -164,8 +168,6 @@ def run_chains(
     per_chain: list[dict[str, list[np.ndarray]]] = [
         {f: [] for f in _FOREST_FIELDS} for _ in range(num_chains)
     ]
-    shapes = jax.eval_shape(make_record(k, sigma_mode, backend, tau_intercept), init_state,
-                            data)
     n_arms = shapes.tau_fit.shape[0] + 1
     visitors = VisitorDraws(shapes.mu_fit.shape[-1] if n_rows is None else n_rows,
                             num_chains * num_samples, k, n_arms)
@@ -235,12 +237,28 @@ def run_chains(
         "ms_per_iteration_burnin": 1000.0 * t_phase[False] / max(n_phase[False], 1),
         "ms_per_iteration_sampling": 1000.0 * t_phase[True] / max(n_phase[True], 1),
         "devices_used": float(width),
+        "block_size": float(block_size),
     }
     records = {
         f: np.concatenate([part for chain in per_chain for part in chain[f]], axis=0)
         for f in _FOREST_FIELDS
     }
     return records, visitors, timings
+
+
+#: Most bytes of per-visitor draws (μ and τ fits) one block records. Two blocks are in memory
+#: at once (one running, the previous one being copied out), on top of the kept draws: at 1M
+#: visitors and K = 3 a 25-iteration hurdle block is 0.6 GB, and the pair was 1.1 of the
+#: fit's 8.2 GiB peak. Below about 450,000 visitors (K = 3 hurdle) the configured size is kept.
+RECORD_BLOCK_BYTES = 256 * 2**20
+
+
+def record_block_size(block_size: int, shapes: Record) -> int:
+    """The configured block size, lowered so one block's per-visitor records fit
+    :data:`RECORD_BLOCK_BYTES` (never below 1). Draws do not depend on it."""
+    per_iteration = sum(math.prod(a.shape) * np.dtype(a.dtype).itemsize
+                        for a in (shapes.mu_fit, shapes.tau_fit))
+    return max(1, min(block_size, RECORD_BLOCK_BYTES // max(per_iteration, 1)))
 
 
 def _on_device(arrays: tuple[jax.Array, ...], device: Any) -> tuple[jax.Array, ...]:

@@ -152,7 +152,9 @@ class GPUBCFConfig:
     block_size: int = 25
     """MCMC iterations per compiled block between progress-bar updates, 1 to 10,000.
     Draws do not depend on it (each iteration's key comes from its global index), but each
-    distinct value compiles its own block function."""
+    distinct value compiles its own block function. Large fits use fewer, so that a block's
+    per-visitor records stay within 256 MiB (about 450,000 visitors and up for a K = 3
+    hurdle; `fit.timings['block_size']` says what ran)."""
 
     hurdle_kernel: str = "pytyche"
     """Forest kernel of the joint hurdle: 'pytyche' (default; pytyche's own 2-component
