@@ -10,6 +10,9 @@ design-based decisions, and scores what the user would have been told:
 - ``coverage_arm``: the 90% interval of each treatment's average effect covers the truth. The
   estimand is the sample-average effect: the mean over the analysed visitors of the true
   conditional effect E[Y(k) − Y(0) | x].
+- ``coverage_arm_dm``: the same for the normal interval of the plain difference in means on
+  the same experiments (the reference: it separates an unlucky draw of experiments from a
+  fault of pytyche's intervals; ``--dm-reference`` adds it to cells stored without it).
 - ``coverage_segment``: the 90% interval of each reported segment's effect (every treatment)
   covers the mean true conditional effect over the visitors it is measured on (the held-out
   fold's members of the segment).
@@ -118,29 +121,56 @@ def z_test_ships(observed, K: int) -> list[bool]:
     return out
 
 
+def dm_covers(observed, sate: np.ndarray, K: int, level: float = 0.90) -> list[bool]:
+    """Per treatment, whether the normal interval of the plain difference in means (unpooled
+    variances) covers the arm estimand: the reference on the same experiments."""
+    y = observed.outcome()
+    arm = observed.treatment_index()
+    y0 = y[arm == 0]
+    crit = float(-ndtri((1.0 - level) / 2.0))
+    out = []
+    for k in range(1, K):
+        yk = y[arm == k]
+        se = math.sqrt(yk.var(ddof=1) / yk.size + y0.var(ddof=1) / y0.size)
+        out.append(bool(abs(yk.mean() - y0.mean() - sate[k]) <= crit * se))
+    return out
+
+
+def _experiment(cell: Cell, seed: int):
+    from pytyche.generators import simulate
+
+    bundle = simulate(cell.template, n_visitors=cell.n, metric=METRICS[cell.metric], K=cell.K,
+                      seed=1000 + seed, effect_scale=cell.effect_scale)
+    po = np.asarray(bundle.truth.potential_outcomes.values, dtype=np.float64)
+    return bundle.observed, po, po.mean(axis=0) - po[:, 0].mean()
+
+
+def dm_reference(cell: Cell, seeds: int) -> dict:
+    """Coverage of the difference in means' 90% interval on a cell's experiments (no fit)."""
+    hits = [h for seed in range(seeds)
+            for h in dm_covers(*_experiment(cell, seed)[::2], cell.K)]
+    return {"rate": float(np.mean(hits)), "k": int(sum(hits)), "n": len(hits),
+            "ci95": wilson(int(sum(hits)), len(hits))}
+
+
 def run_cell(cell: Cell) -> dict:
     import pytyche as pt
     from pytyche.analysis import analyze
     from pytyche.bcf import GPUBCFConfig, fit_for_metric
     from pytyche.contracts import Decision
     from pytyche.data import feature_matrix
-    from pytyche.generators import simulate
 
     config = GPUBCFConfig(**CONFIG)
     counts = {"false_ship": 0, "false_stop_harm": 0, "model_false_ship": 0,
               "model_false_stop_harm": 0, "ship_best": 0, "z_ship_best": 0,
-              "cover_arm": 0, "n_arm": 0, "cover_seg": 0, "n_seg": 0}
+              "cover_arm": 0, "n_arm": 0, "cover_seg": 0, "n_seg": 0, "cover_dm": 0}
     widths, model_widths = [], []
     t0 = time.time()
     for seed in range(cell.seeds):
-        bundle = simulate(cell.template, n_visitors=cell.n, metric=METRICS[cell.metric],
-                          K=cell.K, seed=1000 + seed, effect_scale=cell.effect_scale)
-        observed, truth = bundle.observed, bundle.truth
+        observed, po, sate = _experiment(cell, seed)
         post = fit_for_metric(observed, seed=seed, config=config, progress=False,
                               observed_copy="ref")
         res = analyze(post, n_bootstrap=0, level=0.90, seed=seed)
-        po = np.asarray(truth.potential_outcomes.values, dtype=np.float64)
-        sate = po.mean(axis=0) - po[:, 0].mean()
         overall = [c for c in res.comparisons if c.segment_id is None]
         decisions = [c.recommendation for c in overall]
         null = cell.template == "null"
@@ -158,6 +188,7 @@ def run_cell(cell: Cell) -> dict:
             counts["cover_arm"] += c.effect_ci[0] <= sate[j] <= c.effect_ci[1]
             widths.append(c.effect_ci[1] - c.effect_ci[0])
             model_widths.append(c.model_ci[1] - c.model_ci[0])
+        counts["cover_dm"] += sum(dm_covers(observed, sate, cell.K))
         best = int(np.argmax(sate))
         if not null and best > 0:
             counts["ship_best"] += decisions[best - 1].decision == Decision.SHIP
@@ -195,6 +226,7 @@ def summarise(cell: Cell, c: dict, widths: list, model_widths: list, seconds: fl
         out["z_ship_best"] = rate(c["z_ship_best"], s)
     out["coverage_arm"] = rate(c["cover_arm"], c["n_arm"])
     out["coverage_segment"] = rate(c["cover_seg"], c["n_seg"])
+    out["coverage_arm_dm"] = rate(c["cover_dm"], c["n_arm"])
     out["mean_width_design"] = float(np.mean(widths)) if widths else math.nan
     out["mean_width_model"] = float(np.mean(model_widths)) if model_widths else math.nan
     return out
@@ -408,13 +440,15 @@ def table(data: dict) -> str:
             f"{fmt_rate(r.get('best_stopped_wrongly'))} | "
             f"{'' if 'best_lift' not in r else format(r['best_lift'], '+.1%')} |")
     rows = ["| cell | seeds | false SHIP | false STOP (harm) | model false SHIP | arm 90% "
-            "coverage | segment 90% coverage | SHIP best | z-test SHIP best |",
-            "|---|---:|---|---|---|---|---|---|---|"]
+            "coverage | difference in means, same experiments | segment 90% coverage | "
+            "SHIP best | z-test SHIP best |",
+            "|---|---:|---|---|---|---|---|---|---|---|"]
     for name, r in sorted(data["cells"].items()):
         rows.append(
             f"| {name} | {r['seeds']} | {fmt_rate(r.get('false_ship'))} | "
             f"{fmt_rate(r.get('false_stop_harm'))} | {fmt_rate(r.get('model_false_ship'))} | "
-            f"{fmt_rate(r.get('coverage_arm'))} | {fmt_rate(r.get('coverage_segment'))} | "
+            f"{fmt_rate(r.get('coverage_arm'))} | {fmt_rate(r.get('coverage_arm_dm'))} | "
+            f"{fmt_rate(r.get('coverage_segment'))} | "
             f"{fmt_rate(r.get('ship_best'))} | {fmt_rate(r.get('z_ship_best'))} |")
     hill = ["| Hillstrom arm | difference in means [90%] | design-based [90%] | se ratio | "
             "model-based [90%] | decision |", "|---|---|---|---:|---|---|"]
@@ -436,8 +470,21 @@ def main() -> None:
     parser.add_argument("--table", action="store_true", help="print the stored table only")
     parser.add_argument("--hillstrom", action="store_true",
                         help="also run the shipped Hillstrom RCT (default fit config)")
+    parser.add_argument("--dm-reference", action="store_true",
+                        help="add the difference in means' coverage on the same experiments to "
+                             "stored cells that lack it (simulation only, no fits)")
     args = parser.parse_args()
     data = load()
+    if args.dm_reference:
+        cells = {c.name: c for c in battery(False) + battery(True)}
+        for name, r in data["cells"].items():
+            if "coverage_arm_dm" not in r and name in cells:
+                c = cells[name]
+                c = Cell(c.template, c.metric, c.K, c.n, r["seeds"], c.effect_scale)
+                r["coverage_arm_dm"] = dm_reference(c, r["seeds"])
+                print(f"{name}: difference in means covers {fmt_rate(r['coverage_arm_dm'])}",
+                      file=sys.stderr, flush=True)
+        save(data)
     if args.hillstrom:
         data["hillstrom"] = run_hillstrom(None)
         print(json.dumps(data["hillstrom"]), file=sys.stderr, flush=True)
